@@ -1,0 +1,55 @@
+"""Canary analysis scenarios shared by the analysis and rollback profiles."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from fixtures.scenario import STATUS_SERIES_LABEL, Scenario
+
+FILTERED = "error-ratio-canary.yaml"
+UNFILTERED = "error-ratio-all.yaml"
+THRESHOLD = 0.1
+# A faulty canary whose errors a 1-in-5 canary share dilutes below THRESHOLD:
+# 0.4 alone, 0.2 x 0.4 = 0.08 mixed with healthy stable pods.
+FAULTY_ERROR_RATE = 0.4
+
+
+def seconds(duration: str) -> float:
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m|h)", str(duration))
+    if not m:
+        raise ValueError(f"cannot read duration {duration!r}")
+    return float(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[m.group(2)]
+
+
+def abort_budget(template: dict[str, Any], scrape_interval: float, slack: float) -> float:
+    """SPEC RBK-1: initialDelay + (failureLimit + 1) x interval + 2 x scrape interval + slack."""
+    metric = template["spec"]["metrics"][0]
+    return (seconds(metric.get("initialDelay", "0s")) + (int(metric.get("failureLimit", 0)) + 1)
+            * seconds(metric["interval"]) + 2 * scrape_interval + slack)
+
+
+def analysis_steps(sc: Scenario, app: str, templates: list[str], threshold: float, weight: int) -> list[dict[str, Any]]:
+    return [
+        {"setWeight": weight},
+        {"analysis": {"templates": [{"templateName": t} for t in templates], "args": sc.analysis_args(app, threshold)}},
+        {"pause": {}},
+    ]
+
+
+def error_ratio_query(sc: Scenario, app: str, role: str | None, window: str = "5s") -> str:
+    sel = f'namespace="{sc.ns}",app="{app}"' + (f',{STATUS_SERIES_LABEL}="{role}"' if role else "")
+    return (f'sum(rate(http_requests_total{{{sel},code=~"5.."}}[{window}])) / '
+            f'sum(rate(http_requests_total{{{sel}}}[{window}]))')
+
+
+def record_timeline(sc: Scenario, app: str, since: float) -> None:
+    """Canary and stable error ratios from `since` until now, for the report's plot."""
+    end = time.time()
+    for role in ("canary", "stable"):
+        q = error_ratio_query(sc, app, role)
+        series = sc.prom.query_range(q, since, end, 1.0)
+        sc.evidence.query(q, f"{sum(len(s['values']) for s in series)} points")
+        sc.evidence.timelines[f"{role} error ratio"] = [
+            (float(t), float(v)) for s in series for t, v in s["values"] if v not in ("NaN", "+Inf", "-Inf")]

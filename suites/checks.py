@@ -1,0 +1,106 @@
+"""Label checks shared by the status-labels and ephemeral-metadata profiles.
+
+The two profiles assert the same behaviour (LBL-2 ... LBL-5, LBL-8); they
+differ only in where the labels come from: the controller's flag, or
+canaryMetadata/stableMetadata in the Rollout. `metadata` is what
+`Labelling.metadata()` returns for the profile.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fixtures.scenario import HEALTHY_V1, HEALTHY_V2, STATUS_KEY, Scenario, canary_rollout
+
+PAUSE_AT_25 = [{"setWeight": 25}, {"pause": {}}]
+
+
+def paused_canary(sc: Scenario, name: str, replicas: int, metadata: dict[str, Any],
+                  steps: list[dict[str, Any]] | None = None) -> dict[str, str]:
+    """Given a healthy Rollout, when updated, then paused mid-update: returns its roles."""
+    sc.given_rollout(canary_rollout(name, HEALTHY_V1, replicas, steps or PAUSE_AT_25, sc.labels, **metadata))
+    sc.wait_healthy(name)
+    sc.update(name, HEALTHY_V2)
+    sc.wait_paused(name)
+    return sc.roles(name)
+
+
+def check_mid_update_labels(sc: Scenario, metadata: dict[str, Any], requirement: str = "LBL-2") -> None:
+    """LBL-2 / LBL-8: canary and stable sets labelled mid-update, within the budget, and staying so."""
+    name = "labels"
+    sc.given_rollout(canary_rollout(name, HEALTHY_V1, 4, PAUSE_AT_25, sc.labels, **metadata))
+    sc.wait_healthy(name)
+    sc.update(name, HEALTHY_V2)
+    took, state = sc.wait_role_labels(name, {"canary": "canary", "stable": "stable"}, "status labels after update",
+                                      hold=sc.t.label_hold)
+    sc.evidence.measure("label convergence after update", round(took, 2), "s", "LBL-8", sc.t.label_budget)
+    sc.wait_paused(name)
+    roles = sc.roles(name)
+    canary = sc.wait_pods_ready(name, roles["canary"], 1)
+    stable = sc.wait_pods_ready(name, roles["stable"], 3)
+    assert [p.metadata.labels.get(STATUS_KEY) for p in canary] == ["canary"], state
+    assert {p.metadata.labels.get(STATUS_KEY) for p in stable} == {"stable"}, state
+
+
+def check_promotion(sc: Scenario, metadata: dict[str, Any]) -> None:
+    """LBL-3 / LBL-8: after full promotion the former canary pods say stable, same UIDs, no restarts."""
+    name = "promote"
+    roles = paused_canary(sc, name, 4, metadata)
+    sc.wait_role_labels(name, {"canary": "canary", "stable": "stable"}, "status labels while paused")
+    before = sc.label_view(name)[roles["canary"]]["pods"]
+    assert before, f"no canary pods before promotion: {sc.label_view(name)}"
+    sc.promote(name, full=True)
+    took, _ = sc.wait_role_labels(name, {"stable": "stable"}, "stable label after promotion",
+                                  timeout=sc.t.label_budget, hold=sc.t.label_hold)
+    sc.evidence.measure("label convergence after promotion", round(took, 2), "s", "LBL-8", sc.t.label_budget)
+    ro = sc.wait_healthy(name)
+    assert ro["status"]["stableRS"] == roles["canary"], f"promoted stableRS {ro['status']['stableRS']} is not the former canary {roles['canary']}"
+    after = sc.label_view(name)[roles["canary"]]["pods"]
+    for pod, seen in before.items():
+        assert pod in after, f"former canary pod {pod} was replaced instead of relabelled: now {sorted(after)}"
+        assert after[pod]["uid"] == seen["uid"], f"pod {pod} changed UID {seen['uid']} -> {after[pod]['uid']}"
+        assert after[pod]["restarts"] == seen["restarts"], f"pod {pod} restarted: {seen['restarts']} -> {after[pod]['restarts']}"
+        assert after[pod]["label"] == "stable", f"pod {pod} says {after[pod]['label']!r} after promotion"
+
+
+def check_abort(sc: Scenario, metadata: dict[str, Any]) -> None:
+    """LBL-4: after an abort the stable set says stable and no Ready pod says canary."""
+    name = "abort"
+    roles = paused_canary(sc, name, 4, metadata)
+    sc.wait_pods_ready(name, roles["canary"], 1)
+    stable_before = {n: p["uid"] for n, p in sc.label_view(name)[roles["stable"]]["pods"].items()}
+    sc.abort(name)
+    sc.wait_aborted(name)
+
+    def no_ready_canary(view: dict[str, Any]) -> list[str]:
+        return [n for rs in view.values() for n, p in rs["pods"].items() if p["ready"] and p["label"] == "canary"]
+
+    took, _ = sc.wait_role_labels(name, {"stable": "stable"}, "stable label after abort", hold=sc.t.label_hold)
+    sc.evidence.measure("label convergence after abort", round(took, 2), "s", "LBL-8", sc.t.label_budget)
+    view = sc.label_view(name)
+    assert view[roles["canary"]]["replicas"] == 0, f"canary ReplicaSet not scaled to zero: {view[roles['canary']]}"
+    assert not no_ready_canary(view), f"Ready pods still labelled canary after abort: {no_ready_canary(view)}"
+    stable_now = {n: p["uid"] for n, p in view[roles["stable"]]["pods"].items()}
+    assert stable_now == stable_before, f"stable pods changed across the abort: {stable_before} -> {stable_now}"
+
+
+def check_new_pods(sc: Scenario, metadata: dict[str, Any]) -> None:
+    """LBL-5: pods created later (replacement, scale-up) carry their ReplicaSet's role from creation."""
+    name = "newpods"
+    roles = paused_canary(sc, name, 4, metadata)
+    sc.wait_role_labels(name, {"canary": "canary", "stable": "stable"}, "status labels while paused")
+    for role in ("stable", "canary"):
+        view = sc.label_view(name)
+        victim = sorted(view[roles[role]]["pods"])[0]
+        known = {n for rs in view.values() for n in rs["pods"]}
+        created = sc.first_pod_labels_after(lambda v=victim: sc.delete_pod(v), name, known)
+        assert created["hash"] == roles[role], f"replacement {created} is not of the {role} ReplicaSet {roles[role]}"
+        assert created["labels"].get(STATUS_KEY) == role, (
+            f"replacement of {role} pod {victim} was created with labels {created['labels']}")
+    view = sc.label_view(name)
+    known = {n for rs in view.values() for n in rs["pods"]}
+    created = sc.first_pod_labels_after(lambda: sc.scale(name, 8), name, known)
+    role = "canary" if created["hash"] == roles["canary"] else "stable"
+    assert created["labels"].get(STATUS_KEY) == role, f"scale-up pod of the {role} set created with {created['labels']}"
+    sc.wait_role_labels(name, {"canary": "canary", "stable": "stable"}, "status labels after scale-up",
+                        hold=sc.t.label_hold)

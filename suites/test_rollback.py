@@ -1,0 +1,104 @@
+"""Profile rollback: a faulty canary under filtered step analysis is aborted fast (RBK-*)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from fixtures.backends import Backend
+from fixtures.config import SuiteConfig
+from fixtures.scenario import HEALTHY_V1, AppVersion, Scenario, canary_rollout, load_template, measurement_values
+from fixtures.suite import Labelling
+from fixtures.wait import wait_until
+from suites.analysis import (FAULTY_ERROR_RATE, FILTERED, THRESHOLD, UNFILTERED, abort_budget, analysis_steps,
+                             record_timeline)
+
+PROFILE = "rollback"
+REPLICAS, WEIGHT = 5, 20
+
+
+def faulty_canary_paused_at_analysis(sc: Scenario, labelling: Labelling, template_file: str,
+                                     template_name: str) -> tuple[str, dict[str, str], float, dict[str, str]]:
+    """Given 5 healthy replicas, when updated to a faulty version: returns roles, canary-Ready time, stable UIDs."""
+    name = "rollback"
+    sc.given_template(template_file)
+    steps = analysis_steps(sc, name, [template_name], THRESHOLD, WEIGHT)
+    sc.given_rollout(canary_rollout(name, HEALTHY_V1, REPLICAS, steps, sc.labels, **labelling.metadata()))
+    sc.wait_healthy(name)
+    stable_hash = sc.roles(name)["stable"]
+    stable_uids = {p.metadata.name: p.metadata.uid for p in sc.pods(stable_hash, name)}
+    sc.update(name, AppVersion("v2", FAULTY_ERROR_RATE))
+
+    def canary_ready() -> tuple[bool, object]:
+        roles = sc.roles(name)
+        pods = sc.pods(roles["canary"], name) if "canary" in roles else []
+        ready = [p.metadata.name for p in pods
+                 if any(c.type == "Ready" and c.status == "True" for c in (p.status.conditions or []))]
+        return bool(ready), {"roles": roles, "ready": ready}
+
+    wait_until(f"a Ready canary pod of {sc.ns}/{name}", canary_ready, sc.t.pods_ready, interval=0.1)
+    ready_at = time.monotonic()
+    sc.evidence.mark("canary Ready")
+    return name, sc.roles(name), ready_at, stable_uids
+
+
+@pytest.mark.conformance("RBK-1", "RBK-2", profile=PROFILE)
+def test_faulty_canary_aborted_within_budget(labelling: Labelling, scenario: Scenario, backend: Backend,
+                                             cfg: SuiteConfig) -> None:
+    """A faulty canary under the filtered analysis is aborted within the budget; the stable set stays as it was."""
+    sc = scenario
+    t_start = time.time()
+    budget = abort_budget(load_template(FILTERED, {}), backend.scrape_interval_seconds, cfg.timeouts.abort_slack)
+    name, roles, ready_at, stable_uids = faulty_canary_paused_at_analysis(sc, labelling, FILTERED, "error-ratio-canary")
+    sc.wait_aborted(name, timeout=budget + 1.0)
+    took = time.monotonic() - ready_at
+    sc.evidence.mark("aborted")
+    sc.evidence.measure("time to abort, filtered", round(took, 2), "s", "RBK-1", budget)
+    record_timeline(sc, name, t_start)
+    assert took <= budget, f"aborted after {took:.1f}s, over the {budget:.1f}s budget"
+    ro = sc.rollout(name)
+    aborted = [c for c in ro["status"].get("conditions", []) if c.get("reason") == "RolloutAborted"]
+    assert aborted, f"no RolloutAborted condition: {ro['status'].get('conditions')}"
+    assert "canary-error-ratio" in aborted[0].get("message", ""), f"abort condition names no metric: {aborted[0]}"
+    run = sc.analysis_runs()[-1]
+    assert run["status"]["phase"] == "Failed", f"AnalysisRun {run['metadata']['name']} is {run['status']['phase']}"
+    sc.evidence.measure("canary error ratio measured", (measurement_values(run, "canary-error-ratio") or [None])[0],
+                        "ratio", "RBK-1")
+
+    # RBK-2: the canary set scales to zero, the stable set is untouched and labelled stable.
+    sc.wait_role_labels(name, {"stable": "stable"}, "stable label after abort")
+    view = sc.label_view(name)
+    assert view[roles["canary"]]["replicas"] == 0, f"canary ReplicaSet still wants {view[roles['canary']]['replicas']}"
+    stable = view[roles["stable"]]
+    assert stable["replicas"] == REPLICAS, f"stable ReplicaSet wants {stable['replicas']}, not {REPLICAS}"
+    now = {n: p["uid"] for n, p in stable["pods"].items()}
+    assert now == stable_uids, f"stable pods changed across the abort: {stable_uids} -> {now}"
+    assert all(p["restarts"] == 0 for p in stable["pods"].values()), f"stable pods restarted: {stable['pods']}"
+
+
+@pytest.mark.conformance("RBK-3", profile=PROFILE)
+def test_unfiltered_analysis_misses_fault(labelling: Labelling, scenario: Scenario, backend: Backend,
+                                          cfg: SuiteConfig) -> None:
+    """(Informative) the unfiltered analysis does not abort the same faulty canary within the budget."""
+    sc = scenario
+    t_start = time.time()
+    budget = abort_budget(load_template(UNFILTERED, {}), backend.scrape_interval_seconds, cfg.timeouts.abort_slack)
+    name, _roles, ready_at, _ = faulty_canary_paused_at_analysis(sc, labelling, UNFILTERED, "error-ratio-all")
+
+    def not_aborted() -> tuple[bool, object]:
+        st = sc.rollout(name).get("status", {})
+        return not st.get("abort"), {"phase": st.get("phase"), "abort": st.get("abort")}
+
+    remaining = budget - (time.monotonic() - ready_at)
+    # The verdict is "still not aborted once the whole budget has passed": hold for what remains of it.
+    wait_until(f"{sc.ns}/{name} not aborted for the {budget:.0f}s budget", not_aborted, remaining + 1.0,
+               hold=max(0.0, remaining))
+    sc.evidence.mark("budget elapsed, not aborted")
+    sc.evidence.measure("time to abort, unfiltered", None, "s", "RBK-3", budget,
+                        note=f"not aborted within {budget:.1f}s")
+    runs = sc.analysis_runs()
+    if runs:
+        for v in measurement_values(runs[-1], "all-error-ratio"):
+            sc.evidence.measure("unfiltered error ratio measured", v, "ratio", "RBK-3")
+    record_timeline(sc, name, t_start)

@@ -1,0 +1,139 @@
+"""Profile status-labels: the controller flag and the labels it sets (FLAG-*, LBL-*)."""
+
+from __future__ import annotations
+
+import pytest
+
+from fixtures.backends import Backend
+from fixtures.controller import STATUS_LABELS_FLAG
+from fixtures.suite import require_controller_flags
+from fixtures.scenario import HEALTHY_V1, HEALTHY_V2, STATUS_KEY, Scenario, bluegreen_rollout, canary_rollout
+from suites import checks
+from suites.checks import PAUSE_AT_25
+
+PROFILE = "status-labels"
+NO_METADATA: dict[str, object] = {}
+
+
+def carriers_of_key(sc: Scenario, name: str) -> list[str]:
+    """ReplicaSets (template) and pods of a Rollout that carry the status key at all."""
+    found = []
+    for h, rs in sc.label_view(name).items():
+        if STATUS_KEY in rs["template_labels"]:
+            found.append(f"ReplicaSet {h} template: {rs['template']}")
+        found += [f"pod {n}: {p['label']}" for n, p in rs["pods"].items() if STATUS_KEY in p["labels"]]
+    return found
+
+
+@pytest.mark.conformance("FLAG-2", profile=PROFILE)
+def test_no_labels_without_flag(controller_without_flag: Backend, scenario: Scenario) -> None:
+    """Without the flag, no ReplicaSet or pod gets the argo-rollouts-status key, mid-update or after."""
+    sc, name = scenario, "noflag"
+    roles = checks.paused_canary(sc, name, 4, NO_METADATA)
+    sc.wait_pods_ready(name, roles["canary"], 1)
+    assert carriers_of_key(sc, name) == [], "labels set by a controller without the flag"
+    sc.promote(name, full=True)
+    sc.wait_healthy(name)
+    assert carriers_of_key(sc, name) == [], "labels set by a controller without the flag"
+
+
+@pytest.mark.conformance("LBL-6", profile=PROFILE)
+def test_enabling_flag_keeps_revision_and_pods(controller_without_flag: Backend, scenario: Scenario,
+                                               request: pytest.FixtureRequest) -> None:
+    """Enabling the flag on a healthy Rollout creates no revision, restarts no pod, and labels it stable."""
+    sc, name = scenario, "enable"
+    sc.given_rollout(canary_rollout(name, HEALTHY_V1, 3, PAUSE_AT_25, sc.labels))
+    ro = sc.wait_healthy(name)
+    before = sc.label_view(name)
+    assert list(before) == [ro["status"]["stableRS"]], f"expected one ReplicaSet, got {list(before)}"
+    assert carriers_of_key(sc, name) == [], "labels present before the flag was enabled"
+    require_controller_flags(request, controller_without_flag, [STATUS_LABELS_FLAG])
+    sc.evidence.mark("controller restarted with the flag")
+    took, _ = sc.wait_role_labels(name, {"stable": "stable"}, "stable label after enabling the flag",
+                                  hold=sc.t.label_hold)
+    sc.evidence.measure("label convergence after enabling the flag", round(took, 2), "s", "LBL-8",
+                        sc.t.label_budget)
+    after = sc.label_view(name)
+    assert list(after) == list(before), f"a new revision appeared: {list(before)} -> {list(after)}"
+    h = list(before)[0]
+    for pod, seen in before[h]["pods"].items():
+        now = after[h]["pods"].get(pod)
+        assert now is not None, f"pod {pod} was replaced after enabling the flag"
+        assert (now["uid"], now["restarts"]) == (seen["uid"], seen["restarts"]), f"pod {pod} restarted: {seen} -> {now}"
+    assert sc.rollout(name)["status"]["currentPodHash"] == h
+
+
+@pytest.mark.conformance("FLAG-1", profile=PROFILE)
+def test_controller_accepts_flag(controller_with_flag: Backend, scenario: Scenario) -> None:
+    """With the flag the controller starts and reconciles a canary Rollout to Healthy through an update."""
+    sc, name = scenario, "flag"
+    sc.given_rollout(canary_rollout(name, HEALTHY_V1, 2, [{"setWeight": 50}], sc.labels))
+    sc.wait_healthy(name)
+    sc.update(name, HEALTHY_V2)
+    ro = sc.wait_healthy(name)
+    assert ro["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":v2")
+    assert controller_with_flag.controller.running(), "controller exited while reconciling"
+
+
+@pytest.mark.conformance("LBL-1", "LBL-2", "LBL-8", profile=PROFILE)
+def test_labels_without_metadata(controller_with_flag: Backend, scenario: Scenario) -> None:
+    """A Rollout with no canary/stable metadata gets canary and stable labels mid-update, within the budget."""
+    checks.check_mid_update_labels(scenario, NO_METADATA)
+
+
+@pytest.mark.conformance("LBL-3", "LBL-8", profile=PROFILE)
+def test_promotion_relabels_in_place(controller_with_flag: Backend, scenario: Scenario) -> None:
+    """After promotion the former canary pods are relabelled stable in place (same UIDs, no restarts)."""
+    checks.check_promotion(scenario, NO_METADATA)
+
+
+@pytest.mark.conformance("LBL-4", "LBL-8", profile=PROFILE)
+def test_abort_leaves_stable_labels(controller_with_flag: Backend, scenario: Scenario) -> None:
+    """After an abort the stable set says stable and no Ready pod says canary."""
+    checks.check_abort(scenario, NO_METADATA)
+
+
+@pytest.mark.conformance("LBL-5", profile=PROFILE)
+def test_new_pods_carry_role(controller_with_flag: Backend, scenario: Scenario) -> None:
+    """Replacement and scale-up pods carry their ReplicaSet's role from creation."""
+    checks.check_new_pods(scenario, NO_METADATA)
+
+
+@pytest.mark.conformance("LBL-7", profile=PROFILE)
+def test_user_metadata_kept_controller_wins(controller_with_flag: Backend, scenario: Scenario) -> None:
+    """User canary/stable metadata still apply, and the controller's value of the status key wins."""
+    sc, name = scenario, "usermeta"
+    metadata = {
+        # Deliberately wrong values for the status key: the controller's must win.
+        "canary_metadata": {"labels": {"team": "checkout", STATUS_KEY: "stable"}, "annotations": {"note": "canary"}},
+        "stable_metadata": {"labels": {"tier": "gold", STATUS_KEY: "canary"}},
+    }
+    roles = checks.paused_canary(sc, name, 4, metadata)
+    sc.wait_role_labels(name, {"canary": "canary", "stable": "stable"}, "controller's status labels")
+    sc.wait_pods_ready(name, roles["canary"], 1)
+    view = sc.label_view(name)
+    for pod, p in view[roles["canary"]]["pods"].items():
+        assert p["labels"].get("team") == "checkout", f"canary pod {pod} lost the user's label: {p['labels']}"
+    for pod, p in view[roles["stable"]]["pods"].items():
+        assert p["labels"].get("tier") == "gold", f"stable pod {pod} lost the user's label: {p['labels']}"
+    canary_pod = sc.kube.core.read_namespaced_pod(sorted(view[roles["canary"]]["pods"])[0], sc.ns)
+    assert (canary_pod.metadata.annotations or {}).get("note") == "canary", canary_pod.metadata.annotations
+    spec = sc.rollout(name)["spec"]["strategy"]["canary"]
+    assert spec["canaryMetadata"]["labels"][STATUS_KEY] == "stable", f"the controller rewrote the Rollout spec: {spec}"
+
+
+@pytest.mark.conformance("LBL-9", profile=PROFILE)
+def test_bluegreen_untouched(controller_with_flag: Backend, scenario: Scenario) -> None:
+    """A blueGreen Rollout works as before under the flag and gets no status label."""
+    sc, name = scenario, "bluegreen"
+    sc.given_service("bluegreen-active", name)
+    sc.given_rollout(bluegreen_rollout(name, HEALTHY_V1, 2, "bluegreen-active", sc.labels))
+    sc.wait_healthy(name)
+    sc.update(name, HEALTHY_V2)
+    sc.wait_paused(name)
+    roles = sc.roles(name)
+    sc.wait_pods_ready(name, roles["canary"], 2)
+    assert carriers_of_key(sc, name) == [], "status labels on a blueGreen Rollout"
+    sc.promote(name)
+    sc.wait_healthy(name)
+    assert carriers_of_key(sc, name) == [], "status labels on a blueGreen Rollout"

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from fixtures.timeouts import Timeouts
+from fixtures.wait import WaitAborted, WaitTimeout, wait_until
+
+
+def test_wait_returns_state_and_time() -> None:
+    counter = itertools.count()
+    res = wait_until("counter reaches 3", lambda: ((n := next(counter)) >= 3, n), timeout=5, interval=0.01)
+    assert res.state == 3
+    assert res.elapsed < 5
+
+
+def test_timeout_names_object_and_last_state() -> None:
+    with pytest.raises(WaitTimeout) as err:
+        wait_until("Rollout ns/app Healthy", lambda: (False, {"phase": "Paused"}), timeout=0.2, interval=0.05)
+    assert "Rollout ns/app Healthy" in str(err.value)
+    assert "'phase': 'Paused'" in str(err.value)
+
+
+def test_probe_errors_count_as_not_yet_and_are_reported() -> None:
+    def probe() -> tuple[bool, str]:
+        raise ConnectionError("apiserver hiccup")
+
+    with pytest.raises(WaitTimeout, match="ConnectionError: apiserver hiccup"):
+        wait_until("x", probe, timeout=0.2, interval=0.05)
+
+
+def test_abort_stops_at_once() -> None:
+    with pytest.raises(WaitAborted, match="controller exited"):
+        wait_until("x", lambda: (False, None), timeout=30, abort=lambda: "controller exited")
+
+
+def test_hold_requires_consecutive_good_observations() -> None:
+    seq = iter([True, False, True, True, True, True, True, True, True, True] + [True] * 100)
+    res = wait_until("stable", lambda: (next(seq), None), timeout=5, interval=0.02, hold=0.1)
+    assert res.elapsed >= 0.1
+    assert res.met_after <= res.elapsed
+
+
+def test_timeouts_overrides_and_errors() -> None:
+    t = Timeouts().with_overrides({"label_budget": "15"})
+    assert t.label_budget == 15.0
+    with pytest.raises(ValueError, match="unknown timeout"):
+        Timeouts().with_overrides({"nope": 1})
+    with pytest.raises(ValueError, match="positive"):
+        Timeouts().with_overrides({"label_budget": 0})
+    assert all(Timeouts.doc(n) for n in Timeouts.names())
