@@ -1,0 +1,34 @@
+"""The reference patch applies to the pinned Argo Rollouts module, and its Go unit tests pass."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from fixtures.local import build, versions
+
+pytestmark = pytest.mark.gotest
+
+
+@pytest.fixture(scope="module")
+def patched_module(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    src = build.download_module(versions.ARGO_ROLLOUTS_MODULE, versions.ARGO_ROLLOUTS)
+    copy = build.writable_copy(src, tmp_path_factory.mktemp("argo-rollouts") / "src")
+    build.apply_patch(copy, build.REFERENCE_PATCH)
+    return copy
+
+
+def test_go_unit_tests_of_the_patch(patched_module: Path) -> None:
+    res = subprocess.run(["go", "test", "./rollout/", "-run", "TestCanaryStatusLabels", "-count=1", "-v"],
+                         cwd=patched_module, env=build.go_env(), capture_output=True, text=True, timeout=1800)
+    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-2000:]
+    ran = [ln for ln in res.stdout.splitlines() if ln.startswith("--- PASS: TestCanaryStatusLabels")]
+    assert ran, f"no TestCanaryStatusLabels test ran:\n{res.stdout[-2000:]}"
+
+
+def test_patch_fails_loudly_when_an_anchor_is_missing(tmp_path: Path, patched_module: Path) -> None:
+    # Applying the patch a second time: every anchor is gone (already changed), which must be an error.
+    with pytest.raises(build.BuildError, match="no longer applies"):
+        build.apply_patch(patched_module, build.REFERENCE_PATCH)
