@@ -40,10 +40,20 @@ cp -r "$module_dir" "$src"
 chmod -R u+w "$src"
 
 cd "$src"
+# If $src lies inside some git work tree (e.g. under a project checkout), git apply would
+# treat it as a subdirectory of that repo and silently skip every file ("Skipped patch",
+# exit 0). Stop repository discovery at the parent of $src so it works as in a plain dir.
+export GIT_CEILING_DIRECTORIES
+GIT_CEILING_DIRECTORIES=$(dirname "$src")
 step "git apply --check $patch"
 git apply --check -p1 "$patch"
 step "git apply"
 git apply -p1 "$patch"
+# belt and braces: make sure the patch really landed
+test -f rollout/canarystatuslabels.go
+grep -q 'enable-canary-status-labels' cmd/rollouts-controller/main.go
+grep -q 'canaryStatusLabelsApply' rollout/ephemeralmetadata.go
+grep -q 'canaryEphemeralMetadata' rollout/sync.go
 
 step "gofmt check of touched files"
 unformatted=$(gofmt -l cmd/rollouts-controller/main.go rollout/ephemeralmetadata.go rollout/sync.go \

@@ -55,7 +55,9 @@ def main() -> int:
         run_dir = args.report_dir / f"{impl}-{mode or 'flag'}"
         print(f"\n=== conformance run: implementation={impl} labelling-mode={mode or 'flag'} ===", flush=True)
         t0 = time.monotonic()
-        cmd = [sys.executable, "-m", "pytest", "suites", "-v", "-p", "allure_pytest",
+        cmd = [sys.executable, "-m", "pytest", "suites", "-v",
+               # progress: waits and start-up log as they happen
+               "-o", "log_cli=true", "-o", "log_cli_level=INFO", "-o", "log_cli_format=%(asctime)s %(message)s",
                f"--implementation={impl}", f"--labelling-mode={mode or 'flag'}", f"--report-dir={args.report_dir}",
                f"--alluredir={run_dir / 'allure-results'}", "--clean-alluredir",
                f"--junitxml={run_dir / 'junit.xml'}", *pytest_args]
