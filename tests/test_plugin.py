@@ -95,6 +95,8 @@ def test_run_test_and_options_file(project: pytest.Pytester) -> None:
     doc = report(project, "upstream-explicit")
     assert doc["mode"]["labellingMode"] == "explicit"
     assert doc["environment"]["timeouts"]["label_budget"] == 14.0  # the command line wins over the file
+    analysis = next(p for p in doc["profiles"] if p["name"] == "analysis")
+    assert analysis["result"] == "partial", analysis  # "two" was not selected: not a full success
 
 
 @pytest.mark.parametrize(("args", "message"), [
