@@ -50,8 +50,10 @@ def check_promotion(sc: Scenario, metadata: dict[str, Any]) -> None:
     before = sc.label_view(name)[roles["canary"]]["pods"]
     assert before, f"no canary pods before promotion: {sc.label_view(name)}"
     sc.promote(name, full=True)
-    took, _ = sc.wait_role_labels(name, {"stable": "stable"}, "stable label after promotion",
-                                  timeout=sc.t.label_budget, hold=sc.t.label_hold)
+    # By hash, not by role: until the controller records the promotion, the role
+    # "stable" still names the old set, which is labelled stable already.
+    took, _ = sc.wait_labels(name, {roles["canary"]: "stable"}, "former canary set relabelled stable",
+                             hold=sc.t.label_hold)
     sc.evidence.measure("label convergence after promotion", round(took, 2), "s", "LBL-8", sc.t.label_budget)
     ro = sc.wait_healthy(name)
     assert ro["status"]["stableRS"] == roles["canary"], f"promoted stableRS {ro['status']['stableRS']} is not the former canary {roles['canary']}"
