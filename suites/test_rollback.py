@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import pytest
 
@@ -18,9 +19,20 @@ PROFILE = "rollback"
 REPLICAS, WEIGHT = 5, 20
 
 
-def faulty_canary_paused_at_analysis(sc: Scenario, labelling: Labelling, template_file: str,
-                                     template_name: str) -> tuple[str, dict[str, str], float]:
-    """Given 5 healthy replicas, when updated to a faulty version: returns the name, roles and canary-Ready time."""
+@dataclass
+class FaultyCanary:
+    name: str
+    roles: dict[str, str]
+    ready_at: float  # monotonic time the canary pod was first seen Ready
+    budget: float  # SPEC RBK-1 abort budget of the template in use
+    started: float  # wall time the scenario began, for the timeline
+
+
+def faulty_canary_at_analysis(sc: Scenario, labelling: Labelling, backend: Backend, cfg: SuiteConfig,
+                              template_file: str, template_name: str) -> FaultyCanary:
+    """Given 5 healthy replicas under step analysis, when updated to a faulty version, then its canary is Ready."""
+    started = time.time()
+    budget = abort_budget(load_template(template_file, {}), backend.scrape_interval_seconds, cfg.timeouts.abort_slack)
     name = "rollback"
     sc.given_template(template_file)
     steps = analysis_steps(sc, name, [template_name], THRESHOLD, WEIGHT)
@@ -38,7 +50,7 @@ def faulty_canary_paused_at_analysis(sc: Scenario, labelling: Labelling, templat
     wait_until(f"a Ready canary pod of {sc.ns}/{name}", canary_ready, sc.t.pods_ready, interval=0.1)
     ready_at = time.monotonic()
     sc.evidence.mark("canary Ready")
-    return name, sc.roles(name), ready_at
+    return FaultyCanary(name, sc.roles(name), ready_at, budget, started)
 
 
 @pytest.mark.conformance("RBK-1", "RBK-2", profile=PROFILE)
@@ -46,9 +58,8 @@ def test_faulty_canary_aborted_within_budget(labelling: Labelling, scenario: Sce
                                              cfg: SuiteConfig) -> None:
     """A faulty canary under the filtered analysis is aborted within the budget; the stable set stays as it was."""
     sc = scenario
-    t_start = time.time()
-    budget = abort_budget(load_template(FILTERED, {}), backend.scrape_interval_seconds, cfg.timeouts.abort_slack)
-    name, roles, ready_at = faulty_canary_paused_at_analysis(sc, labelling, FILTERED, "error-ratio-canary")
+    fc = faulty_canary_at_analysis(sc, labelling, backend, cfg, FILTERED, "error-ratio-canary")
+    name, roles, ready_at, budget = fc.name, fc.roles, fc.ready_at, fc.budget
     sc.wait_aborted(name, timeout=budget + 1.0)
     took = time.monotonic() - ready_at
     sc.evidence.mark("aborted")
@@ -56,7 +67,7 @@ def test_faulty_canary_aborted_within_budget(labelling: Labelling, scenario: Sce
     # make room for the canary; the abort scales it back up with new pods).
     at_abort = {p.metadata.name: p.metadata.uid for p in sc.pods(roles["stable"], name)}
     sc.evidence.measure("time to abort, filtered", round(took, 2), "s", "RBK-1", budget)
-    record_timeline(sc, name, t_start)
+    record_timeline(sc, name, fc.started)
     assert took <= budget, f"aborted after {took:.1f}s, over the {budget:.1f}s budget"
     ro = sc.rollout(name)
     aborted = [c for c in ro["status"].get("conditions", []) if c.get("reason") == "RolloutAborted"]
@@ -85,9 +96,8 @@ def test_unfiltered_analysis_misses_fault(labelling: Labelling, scenario: Scenar
                                           cfg: SuiteConfig) -> None:
     """(Informative) the unfiltered analysis does not abort the same faulty canary within the budget."""
     sc = scenario
-    t_start = time.time()
-    budget = abort_budget(load_template(UNFILTERED, {}), backend.scrape_interval_seconds, cfg.timeouts.abort_slack)
-    name, _roles, ready_at = faulty_canary_paused_at_analysis(sc, labelling, UNFILTERED, "error-ratio-all")
+    fc = faulty_canary_at_analysis(sc, labelling, backend, cfg, UNFILTERED, "error-ratio-all")
+    name, ready_at, budget = fc.name, fc.ready_at, fc.budget
 
     def not_aborted() -> tuple[bool, object]:
         st = sc.rollout(name).get("status", {})
@@ -104,4 +114,4 @@ def test_unfiltered_analysis_misses_fault(labelling: Labelling, scenario: Scenar
     if runs:
         for v in measurement_values(runs[-1], "all-error-ratio"):
             sc.evidence.measure("unfiltered error ratio measured", v, "ratio", "RBK-3")
-    record_timeline(sc, name, t_start)
+    record_timeline(sc, name, fc.started)
