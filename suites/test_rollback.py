@@ -9,7 +9,8 @@ import pytest
 
 from fixtures.backends import Backend
 from fixtures.config import SuiteConfig
-from fixtures.scenario import HEALTHY_V1, AppVersion, Scenario, canary_rollout, load_template, measurement_values
+from fixtures.scenario import HEALTHY_V1, AppVersion, Scenario, canary_rollout, load_template, measurement_values,
+                               pod_ready
 from fixtures.suite import Labelling
 from fixtures.wait import wait_until
 from suites.analysis import (FAULTY_ERROR_RATE, FILTERED, THRESHOLD, UNFILTERED, abort_budget, analysis_steps,
@@ -43,8 +44,7 @@ def faulty_canary_at_analysis(sc: Scenario, labelling: Labelling, backend: Backe
     def canary_ready() -> tuple[bool, object]:
         roles = sc.roles(name)
         pods = sc.pods(roles["canary"], name) if "canary" in roles else []
-        ready = [p.metadata.name for p in pods
-                 if any(c.type == "Ready" and c.status == "True" for c in (p.status.conditions or []))]
+        ready = [p.metadata.name for p in pods if pod_ready(p)]
         return bool(ready), {"roles": roles, "ready": ready}
 
     wait_until(f"a Ready canary pod of {sc.ns}/{name}", canary_ready, sc.t.pods_ready, interval=0.1)
