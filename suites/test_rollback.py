@@ -9,8 +9,8 @@ import pytest
 
 from fixtures.backends import Backend
 from fixtures.config import SuiteConfig
-from fixtures.scenario import HEALTHY_V1, AppVersion, Scenario, canary_rollout, load_template, measurement_values,
-                               pod_ready
+from fixtures.scenario import (HEALTHY_V1, AppVersion, Scenario, canary_rollout, load_template, measurement_values,
+                               pod_ready)
 from fixtures.suite import Labelling
 from fixtures.wait import wait_until
 from suites.analysis import (FAULTY_ERROR_RATE, FILTERED, THRESHOLD, UNFILTERED, abort_budget, analysis_steps,
