@@ -139,3 +139,13 @@ def test_every_spec_requirement_is_checked_by_a_suite_test() -> None:
             named |= set(re.findall(r'"([A-Z]+-\d+)"', args))
     assert set(REQUIREMENTS) - named == set(), "requirements without a test"
     assert sys.version_info >= (3, 11)
+
+
+def test_suites_collect_cleanly() -> None:
+    """Every suite module imports and every conformance test declares itself (no cluster needed)."""
+    import subprocess
+
+    res = subprocess.run([sys.executable, "-m", "pytest", "suites", "--collect-only", "-q", "-p", "no:cacheprovider"],
+                         cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-2000:]
+    assert "20 tests collected" in res.stdout, res.stdout[-500:]
