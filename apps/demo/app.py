@@ -9,6 +9,7 @@ how a version behaves:
   LATENCY_MS    added latency of `/`, milliseconds; default 0
   LOAD_RPS      requests per second the app sends to its own `/`; default 10, 0 = none
   APP_VERSION   reported in `demo_app_info`; default "dev"
+  CRASH_AFTER_S exit with code 3 this many seconds after start (a crash fault); default never
 
 Errors are spread deterministically (request n fails when floor((n+1)*rate)
 exceeds floor(n*rate)), so every pod's error ratio is exactly ERROR_RATE over
@@ -157,6 +158,7 @@ def main() -> int:
     latency = env_float("LATENCY_MS", 0.0, 0.0, 60_000.0) / 1000.0
     rps = env_float("LOAD_RPS", 10.0, 0.0, 1000.0)
     version = os.environ.get("APP_VERSION", "dev")
+    crash_after = env_float("CRASH_AFTER_S", 0.0, 0.0, 86_400.0)
     metrics = Metrics(error_rate)
     server = ThreadingHTTPServer((host, port), make_handler(metrics, latency, version))
     server.daemon_threads = True
@@ -171,6 +173,10 @@ def main() -> int:
     if rps > 0:
         target = "127.0.0.1" if host == "0.0.0.0" else host
         threading.Thread(target=generate_load, args=(f"http://{target}:{port}/", rps, stop), daemon=True).start()
+    if crash_after > 0:
+        timer = threading.Timer(crash_after, lambda: os._exit(3))  # the crash fault: no clean shutdown
+        timer.daemon = True
+        timer.start()
     print(f"demo app {version} on {host}:{port}, error_rate={error_rate}, latency={latency}s, load={rps}/s", flush=True)
     server.serve_forever(poll_interval=0.2)
     return 0
