@@ -39,3 +39,12 @@ def test_crash_is_a_failure_not_a_refusal(tmp_path: Path) -> None:
     ctl = LocalRolloutsController(Implementation("fake", binary=binary), tmp_path / "kc", tmp_path, Timeouts())
     with pytest.raises(ControllerFailed, match="panic: boom"):
         ctl.start([])
+
+
+def test_refusal_is_remembered_without_a_restart(tmp_path: Path) -> None:
+    binary = script(tmp_path, 'echo "Error: unknown flag: $7" >&2; exit 1')
+    ctl = LocalRolloutsController(Implementation("fake", binary=binary), tmp_path / "kc", tmp_path, Timeouts())
+    for _ in range(2):
+        with pytest.raises(ControllerRefused):
+            ctl.ensure(["--enable-canary-status-labels"])
+    assert ctl.starts == 1
