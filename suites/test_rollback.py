@@ -9,7 +9,7 @@ import pytest
 
 from fixtures.backends import Backend
 from fixtures.config import SuiteConfig
-from fixtures.scenario import (HEALTHY_V1, AppVersion, Scenario, canary_rollout, load_template, measurement_values,
+from fixtures.scenario import (HEALTHY_V1, AppVersion, Scenario, canary_rollout, measurement_values,
                                pod_ready)
 from fixtures.suite import Labelling
 from fixtures.wait import wait_until
@@ -30,13 +30,13 @@ class FaultyCanary:
 
 
 def faulty_canary_at_analysis(sc: Scenario, labelling: Labelling, backend: Backend, cfg: SuiteConfig,
-                              template_file: str, template_name: str) -> FaultyCanary:
+                              template_file: str) -> FaultyCanary:
     """Given 5 healthy replicas under step analysis, when updated to a faulty version, then its canary is Ready."""
     started = time.time()
-    budget = abort_budget(load_template(template_file, {}), backend.scrape_interval_seconds, cfg.timeouts.abort_slack)
     name = "rollback"
-    sc.given_template(template_file)
-    steps = analysis_steps(sc, name, [template_name], THRESHOLD, WEIGHT)
+    template = sc.given_template(template_file)
+    budget = abort_budget(template, backend.scrape_interval_seconds, cfg.timeouts.abort_slack)
+    steps = analysis_steps(sc, name, [template["metadata"]["name"]], THRESHOLD, WEIGHT)
     sc.given_rollout(canary_rollout(name, HEALTHY_V1, REPLICAS, steps, sc.labels, **labelling.metadata()))
     sc.wait_healthy(name)
     sc.update(name, AppVersion("v2", FAULTY_ERROR_RATE))
@@ -58,7 +58,7 @@ def test_faulty_canary_aborted_within_budget(labelling: Labelling, scenario: Sce
                                              cfg: SuiteConfig) -> None:
     """A faulty canary under the filtered analysis is aborted within the budget; the stable set stays as it was."""
     sc = scenario
-    fc = faulty_canary_at_analysis(sc, labelling, backend, cfg, FILTERED, "error-ratio-canary")
+    fc = faulty_canary_at_analysis(sc, labelling, backend, cfg, FILTERED)
     name, roles, ready_at, budget = fc.name, fc.roles, fc.ready_at, fc.budget
     sc.wait_aborted(name, timeout=budget + 1.0)
     took = time.monotonic() - ready_at
@@ -96,7 +96,7 @@ def test_unfiltered_analysis_misses_fault(labelling: Labelling, scenario: Scenar
                                           cfg: SuiteConfig) -> None:
     """(Informative) the unfiltered analysis does not abort the same faulty canary within the budget."""
     sc = scenario
-    fc = faulty_canary_at_analysis(sc, labelling, backend, cfg, UNFILTERED, "error-ratio-all")
+    fc = faulty_canary_at_analysis(sc, labelling, backend, cfg, UNFILTERED)
     name, ready_at, budget = fc.name, fc.ready_at, fc.budget
 
     def not_aborted() -> tuple[bool, object]:
