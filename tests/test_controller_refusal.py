@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.controller import (ControllerFailed, ControllerRefused, Implementation, LocalRolloutsController,
-                                 refusal_reason)
+from fixtures.controller import ControllerFailed, ControllerRefused, Implementation, refusal_reason
+from fixtures.local.controller import LocalRolloutsController
 from fixtures.timeouts import Timeouts
 
 
