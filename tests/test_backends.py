@@ -1,0 +1,112 @@
+"""The backend table and the per-backend options: each option is read by its backends or refused, never ignored."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from fixtures.backends.registry import BACKENDS, backend_help, backend_names
+from fixtures.config import ConfigError, SuiteConfig
+from fixtures.install import rollouts
+from fixtures.install.controller import managed, version_from_log
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_every_backend_is_in_the_help_and_loads() -> None:
+    help_text = backend_help()
+    for name in backend_names():
+        assert name in help_text
+    for entry in BACKENDS.values():
+        assert callable(entry.load()), entry
+
+
+@pytest.mark.parametrize(("backend", "field", "value", "owner"), [
+    ("local", "kubeconfig", Path("/etc/hostname"), "existing"),
+    ("local", "controller_image", "x/y:1", "kind or k3s or existing"),
+    ("local", "controller_mode", "preinstalled", "existing"),
+    ("kind", "kube_context", "ctx", "existing"),
+    ("existing", "controller_binary", Path("/bin/true"), "local"),
+    ("existing", "kubernetes_version", "1.34", "kind or k3s"),
+])
+def test_an_option_the_backend_does_not_read_is_an_error(backend: str, field: str, value: object, owner: str) -> None:
+    cfg = SuiteConfig(backend=backend, **{field: value})  # type: ignore[arg-type]
+    with pytest.raises(ConfigError) as err:
+        cfg.check_backend_options(backend)
+    assert f"not used by the {backend} backend" in str(err.value)
+    assert owner in str(err.value)
+
+
+def test_preinstalled_options_need_preinstalled_mode() -> None:
+    with pytest.raises(ConfigError, match="go with --controller preinstalled"):
+        SuiteConfig(backend="existing", controller_deployment="a/b").validate(["status-labels"])
+    SuiteConfig(backend="existing", controller_mode="preinstalled", controller_deployment="a/b").validate(["x"])
+
+
+def run_suite(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pytest", "suites", "-p", "no:cacheprovider", *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_an_option_for_another_backend_ends_the_run_with_one_line(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\n")
+    res = run_suite("--backend=local", f"--kubeconfig={kubeconfig}")
+    assert res.returncode == 4, res.stdout[-2000:] + res.stderr[-2000:]  # pytest's usage error
+    assert "--kubeconfig is not used by the local backend; it is for --backend existing" in res.stderr
+    assert "Traceback" not in res.stdout + res.stderr
+
+
+def test_unreachable_cluster_ends_the_run_with_one_line_and_leaves_nothing(tmp_path: Path) -> None:
+    # A port nothing listens on, on loopback: the cluster cannot be reached.
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(f"""apiVersion: v1
+kind: Config
+current-context: c
+clusters: [{{name: c, cluster: {{server: "https://127.0.0.1:{port}", insecure-skip-tls-verify: true}}}}]
+users: [{{name: u, user: {{token: t}}}}]
+contexts: [{{name: c, context: {{cluster: c, user: u}}}}]
+""")
+    t0 = time.monotonic()
+    res = run_suite("--backend=existing", f"--kubeconfig={kubeconfig}", f"--report-dir={tmp_path / 'reports'}")
+    out = res.stdout + res.stderr
+    assert res.returncode == 3, out[-3000:]
+    lines = [ln for ln in out.splitlines() if "could not start" in ln]
+    assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0], out[-3000:]
+    assert "Traceback" not in out
+    assert time.monotonic() - t0 < 60
+
+
+def test_upstream_install_manifest_rendering_keeps_what_ships() -> None:
+    from fixtures.local import build
+
+    manifest = build.ensure(["rollouts-manifests"])["rollouts-install-yaml"]
+    shipped = rollouts.render(manifest, "img:1", [], local_cluster=False)
+    local = rollouts.render(manifest, "img:1", ["--loglevel=debug"], local_cluster=True)
+    dep = next(o for o in shipped.objects if o["kind"] == "Deployment")
+    assert dep["spec"]["strategy"] == {"type": "RollingUpdate"}  # as upstream ships it
+    assert rollouts.controller_container(dep)["image"] == "img:1"
+    assert all(o["metadata"].get("namespace") in (None, rollouts.NAMESPACE) for o in shipped.objects)
+    local_dep = next(o for o in local.objects if o["kind"] == "Deployment")
+    assert local_dep["spec"]["strategy"] == {"type": "Recreate"}
+    assert rollouts.controller_container(local_dep)["args"] == ["--loglevel=debug"]
+    assert any("Recreate" in o for o in local.overrides) and not any("Recreate" in o for o in shipped.overrides)
+    binding = next(o for o in shipped.objects if o["kind"] == "ClusterRoleBinding")
+    assert binding["subjects"][0]["namespace"] == rollouts.NAMESPACE
+
+
+def test_managed_flags_and_version_line() -> None:
+    assert managed(["--loglevel=info", "--enable-canary-status-labels"]) == ["--enable-canary-status-labels"]
+    assert managed(["--enable-canary-status-labels=false"]) == []
+    line = ('time="2026-11-27T14:00:00Z" level=info msg="Argo Rollouts controller starting" healthzPort=8080 '
+            'instanceID= metricsPort=8090 namespace= version=v1.10.1+canary-status-labels.abc123')
+    assert version_from_log(line) == "v1.10.1+canary-status-labels.abc123"
