@@ -1,0 +1,127 @@
+"""The in-cluster path, run for real: a local cluster started as a program of its own, used as an `existing` one.
+
+Argo Rollouts is installed from upstream's install.yaml and Prometheus from our
+manifests, as pods; the verdicts must be those of the local backend (the pair:
+reference build in flag mode succeeds everywhere, upstream in explicit mode is
+unsupported for status-labels only). Then a vendor's case: a controller
+installed beforehand, found with `--controller preinstalled`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import yaml
+
+from fixtures.kube import Kube
+from fixtures.labels import INSTALL_LABEL, RUN_LABEL
+from fixtures.spec import PROFILES
+from fixtures.timeouts import Timeouts
+from fixtures.wait import wait_until
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.local_backend
+
+# The verdicts the local backend gives the pair (tests/test_conformance_pair.py holds it to the same).
+EXPECTED = {
+    "reference-flag": {p: "success" for p in PROFILES},
+    "upstream-explicit": {p: ("unsupported" if p == "status-labels" else "success") for p in PROFILES},
+}
+
+
+@contextlib.contextmanager
+def local_cluster_program(workdir: Path, *extra: str) -> Iterator[Path]:
+    """`python -m fixtures.local up` as a separate program; yields its kubeconfig, stops it with SIGTERM."""
+    kubeconfig = workdir / "kubeconfig"
+    proc = subprocess.Popen([sys.executable, "-m", "fixtures.local", "up", "--kubeconfig-out", str(kubeconfig), *extra],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(proc.stdout or []), daemon=True).start()
+    try:
+        wait_until("local cluster program ready", lambda: (any(ln.startswith("ready:") for ln in lines), lines[-3:]),
+                   Timeouts().cluster_start * 3,
+                   abort=lambda: None if proc.poll() is None else f"exited {proc.returncode}: {''.join(lines[-20:])}")
+        yield kubeconfig
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        (workdir / "cluster.log").write_text("".join(lines))
+    assert proc.returncode == 0, "".join(lines[-30:])
+
+
+def run_driver(report_dir: Path, runs: str, *pytest_args: str) -> str:
+    res = subprocess.run([sys.executable, "-m", "scripts.run_conformance", "--report-dir", str(report_dir),
+                          "--runs", runs, *pytest_args], cwd=REPO, capture_output=True, text=True, timeout=3600)
+    (report_dir / "driver.log").write_text(res.stdout + res.stderr)
+    return res.stdout[-4000:]
+
+
+def report(report_dir: Path, run: str) -> dict:
+    return yaml.safe_load((report_dir / run / "conformance-report.yaml").read_text())
+
+
+def verdicts(doc: dict) -> dict[str, str]:
+    return {p["name"]: p["result"] for p in doc["profiles"]}
+
+
+def leftovers(kube: Kube) -> list[str]:
+    """Anything the suite created that is still in the cluster."""
+    left = [f"namespace {n.metadata.name}" for n in kube.core.list_namespace(label_selector=RUN_LABEL).items]
+    left += [f"namespace {n.metadata.name}" for n in kube.core.list_namespace(label_selector=INSTALL_LABEL).items]
+    left += [f"CRD {c.metadata.name}" for c in
+             kube.ext.list_custom_resource_definition(label_selector=INSTALL_LABEL).items]
+    return left
+
+
+def test_existing_backend_installs_from_manifests_and_gives_the_local_verdicts(tmp_path: Path) -> None:
+    with local_cluster_program(tmp_path) as kubeconfig:
+        out = run_driver(tmp_path / "reports", "reference:flag,upstream:explicit", "--backend=existing",
+                         f"--kubeconfig={kubeconfig}")
+        for run, expected in EXPECTED.items():
+            doc = report(tmp_path / "reports", run)
+            assert verdicts(doc) == expected, (run, verdicts(doc), out)
+            details = doc["environment"]["backendDetails"]
+            assert doc["environment"]["backend"] == "existing"
+            assert details["localCluster"] is True and details["controllerMode"] == "install"
+            assert any("Recreate" in o for o in details["overrides"]), details
+        kube = Kube(kubeconfig)
+        assert leftovers(kube) == []
+        assert kube.apps.list_deployment_for_all_namespaces(label_selector="app.kubernetes.io/name=argo-rollouts").items == []
+
+
+def test_preinstalled_controller_gives_the_same_verdicts_and_is_restored(tmp_path: Path) -> None:
+    with local_cluster_program(tmp_path, "--preinstall-controller", "reference") as kubeconfig:
+        kube = Kube(kubeconfig)
+        before = kube.apps.read_namespaced_deployment("argo-rollouts", "argo-rollouts")
+        out = run_driver(tmp_path / "reports", "reference:flag", "--backend=existing", f"--kubeconfig={kubeconfig}",
+                         "--controller=preinstalled", "--allow-controller-restart")
+        doc = report(tmp_path / "reports", "reference-flag")
+        assert verdicts(doc) == EXPECTED["reference-flag"], (verdicts(doc), out)
+        recorded = doc["environment"]["backendDetails"]["controllerDeployment"]
+        assert recorded["name"] == "argo-rollouts/argo-rollouts"
+        assert recorded["image"] == before.spec.template.spec.containers[0].image
+        assert recorded["args"] == list(before.spec.template.spec.containers[0].args or [])
+        after = kube.apps.read_namespaced_deployment("argo-rollouts", "argo-rollouts")
+        assert after.spec.template.spec.containers[0].args == before.spec.template.spec.containers[0].args
+        assert leftovers(kube) == []
+
+
+def test_preinstalled_controller_without_restart_permission_is_partial(tmp_path: Path) -> None:
+    with local_cluster_program(tmp_path, "--preinstall-controller", "reference") as kubeconfig:
+        run_driver(tmp_path / "reports", "reference:flag", "--backend=existing", f"--kubeconfig={kubeconfig}",
+                   "--controller=preinstalled", "--profile=status-labels")
+        doc = report(tmp_path / "reports", "reference-flag")
+        status = next(p for p in doc["profiles"] if p["name"] == "status-labels")
+        assert status["result"] == "partial", status
+        skipped = [t for t in status["tests"] if t["outcome"] == "skipped"]
+        assert skipped and all("--allow-controller-restart" in t["message"] for t in skipped), skipped
