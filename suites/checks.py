@@ -31,6 +31,7 @@ def check_mid_update_labels(sc: Scenario, metadata: dict[str, Any], requirement:
     sc.given_rollout(canary_rollout(name, HEALTHY_V1, 4, PAUSE_AT_25, sc.labels, **metadata))
     sc.wait_healthy(name)
     sc.update(name, HEALTHY_V2)
+    sc.wait_role_change(name, "canary")  # LBL-8's clock starts when the controller records the canary set
     took, state = sc.wait_role_labels(name, {"canary": "canary", "stable": "stable"}, "status labels after update",
                                       hold=sc.t.label_hold)
     sc.evidence.measure("label convergence after update", round(took, 2), "s", "LBL-8", sc.t.label_budget)
@@ -50,8 +51,9 @@ def check_promotion(sc: Scenario, metadata: dict[str, Any]) -> None:
     before = sc.label_view(name)[roles["canary"]]["pods"]
     assert before, f"no canary pods before promotion: {sc.label_view(name)}"
     sc.promote(name, full=True)
-    # By hash, not by role: until the controller records the promotion, the role
-    # "stable" still names the old set, which is labelled stable already.
+    # LBL-8's clock starts when the controller records the former canary as stable (after the full
+    # promotion scaled it up and its pods became Ready), not at the promote call.
+    sc.wait_role_change(name, "stable", roles["canary"])
     took, _ = sc.wait_labels(name, {roles["canary"]: "stable"}, "former canary set relabelled stable",
                              hold=sc.t.label_hold)
     sc.evidence.measure("label convergence after promotion", round(took, 2), "s", "LBL-8", sc.t.label_budget)
