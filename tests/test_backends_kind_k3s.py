@@ -97,13 +97,7 @@ def test_another_patch_than_the_pinned_one_is_refused_with_the_fix() -> None:
 def test_kind_pin_agrees_with_the_kind_module_when_it_was_downloaded() -> None:
     """kind's own default node image (pkg/apis/config/defaults/image.go) is one of our pins."""
     assert kind_mod.KIND_VERSION == versions.KIND
-    go = shutil.which("go")
-    if go is None:
-        pytest.skip("no go command")
-    modcache = subprocess.run([go, "env", "GOMODCACHE"], capture_output=True, text=True).stdout.strip()
-    image_go = Path(modcache) / f"{versions.KIND_MODULE}@{versions.KIND}" / "pkg/apis/config/defaults/image.go"
-    if not image_go.is_file():
-        pytest.skip(f"kind {versions.KIND} not downloaded yet (python -m fixtures.local.build --only kind)")
+    image_go = module_dir(versions.KIND_MODULE, versions.KIND) / "pkg/apis/config/defaults/image.go"
     default = re.search(r'const Image = "([^"]+)"', image_go.read_text())
     assert default is not None and default.group(1) in KIND_NODE_IMAGES.values(), default
 
@@ -116,6 +110,60 @@ def test_kind_cluster_configuration() -> None:
     assert cfg["nodes"] == [{"role": "control-plane", "image": KIND_NODE_IMAGES["1.36"]}]
     assert cfg["networking"] == {"apiServerAddress": "127.0.0.1"}
     assert yaml.safe_load(yaml.safe_dump(cfg)) == cfg
+
+
+def module_dir(module: str, version: str) -> Path:
+    """A module's folder in the Go module cache; skip the test when it was never downloaded."""
+    go = shutil.which("go")
+    if go is None:
+        pytest.skip("no go command")
+    modcache = subprocess.run([go, "env", "GOMODCACHE"], capture_output=True, text=True).stdout.strip()
+    folder = Path(modcache) / f"{module}@{version}"
+    if not folder.is_dir():
+        pytest.skip(f"{module}@{version} not downloaded (python -m fixtures.local.build builds it)")
+    return folder
+
+
+# A program inside (a copy of) kind's module, so it may use kind's internal config loader.
+KIND_CONFIG_CHECK = """package main
+
+import (
+	"fmt"
+	"os"
+
+	"sigs.k8s.io/kind/pkg/internal/apis/config/encoding"
+)
+
+func main() {
+	for _, path := range os.Args[2:] {
+		c, err := encoding.Load(path) // strict: an unknown field is an error
+		if err == nil {
+			c.Name = os.Args[1] // what `kind create cluster --name` sets
+			err = c.Validate()
+		}
+		if err != nil {
+			fmt.Println(path, err)
+			os.Exit(1)
+		}
+		fmt.Println(c.Nodes[0].Image)
+	}
+}
+"""
+
+
+def test_kind_itself_accepts_our_cluster_configuration(tmp_path: Path) -> None:
+    """kind v0.33.0's own loader (strict YAML, defaults, validation) accepts every configuration we write."""
+    src = build.writable_copy(module_dir(versions.KIND_MODULE, versions.KIND), tmp_path / "kind")
+    (src / "pkg" / "rcconfigcheck").mkdir()
+    (src / "pkg" / "rcconfigcheck" / "main.go").write_text(KIND_CONFIG_CHECK)
+    files = []
+    for minor, image in KIND_NODE_IMAGES.items():
+        files.append(tmp_path / f"kind-config-{minor}.yaml")
+        files[-1].write_text(yaml.safe_dump(cluster_config(image), sort_keys=False))
+    res = subprocess.run(["go", "run", "./pkg/rcconfigcheck", KindProvider().cluster_name, *map(str, files)],
+                         cwd=src, env=build.go_env(), capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert res.stdout.split() == list(KIND_NODE_IMAGES.values())
 
 
 def test_each_kind_provider_gets_its_own_cluster_name_and_context() -> None:
@@ -445,6 +493,33 @@ def test_reference_dockerfile_builds_like_the_local_build() -> None:
     assert "USER 999" in final and 'ENTRYPOINT ["/bin/rollouts-controller"]' in final
     assert "WORKDIR /home/argo-rollouts" in final
     assert "gcr.io/distroless/static-debian12" in text
+
+
+def test_the_dockerfiles_build_steps_apply_the_patch_and_stamp_the_local_version(tmp_path: Path) -> None:
+    """The reference Dockerfile's RUN steps, run here as a shell script (paths moved under tmp_path,
+    `go build` replaced by echo: no compile): the patch applies and the version is the local build's."""
+    module_dir(versions.ARGO_ROLLOUTS_MODULE, versions.ARGO_ROLLOUTS)  # downloaded: no network needed
+    text = re.sub(r"\\\n", " ", (REPO / "images" / "rollouts-reference.Dockerfile").read_text())
+    runs = [line[4:] for line in text.splitlines() if line.startswith("RUN ")]
+    env = dict(re.findall(r"(\w+)=(\S+)", next(line for line in text.splitlines() if line.startswith("ENV "))))
+    arg = re.search(r"^ARG ARGO_ROLLOUTS_VERSION=(\S+)", text, re.M)
+    assert arg is not None and len(runs) == 3, runs
+    root = tmp_path / "b"
+    (root / "build").mkdir(parents=True)
+    shutil.copy(images.REFERENCE_PATCH, root / "build" / images.REFERENCE_PATCH.name)  # the COPY
+    script = ["set -e"]
+    for i, run in enumerate(runs):
+        script += [f"cd {root / 'build' / 'src'}"] if i == 1 else []  # the WORKDIR
+        script.append(run.replace("/build", str(root / "build")).replace("/out", str(root / "out"))
+                      .replace("go build -v", "echo go build -v"))
+    (root / "out").mkdir()
+    res = subprocess.run(["bash", "-c", "\n".join(script)], capture_output=True, text=True, timeout=300,
+                         env={**build.go_env(), **env, "ARGO_ROLLOUTS_VERSION": arg.group(1),
+                              "GIT_CEILING_DIRECTORIES": str(root)})
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert (root / "out" / "VERSION").read_text().strip() == images.reference_version()
+    assert f"-X github.com/argoproj/argo-rollouts/utils/version.version={images.reference_version()}" in res.stdout
+    assert (root / "build" / "src" / "rollout" / "canarystatuslabels.go").is_file()
 
 
 def test_the_dockerfiles_digest_command_gives_the_patch_digest() -> None:
