@@ -573,3 +573,106 @@ def test_a_failed_docker_build_is_an_image_error() -> None:
 def test_images_list_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert images.main(["list"]) == 0
     assert capsys.readouterr().out.split() == [*images.demo_app_images(), *images.reference_images()]
+
+
+# ---- start(), with the daemon-facing parts replaced ---------------------------------------------------------
+
+def test_kind_start_creates_the_cluster_from_our_config_with_our_binaries(monkeypatch: pytest.MonkeyPatch,
+                                                                           tmp_path: Path) -> None:
+    import pytest_kind
+
+    created: list[dict[str, Any]] = []
+
+    class RecordingKindCluster:
+        def __init__(self, name: str, kubeconfig: Path, kind_path: Path, kubectl_path: Path) -> None:
+            self.name, self.kubeconfig_path = name, kubeconfig
+            self.kind_path, self.kubectl_path = kind_path, kubectl_path
+            self.path = tmp_path / ".pytest-kind" / name
+            self.path.mkdir(parents=True)
+            self.deleted = False
+
+        def create(self, config_file: Path) -> None:
+            created.append({"cluster": self, "config": yaml.safe_load(Path(config_file).read_text())})
+            self.kubeconfig_path.write_text("apiVersion: v1\n")
+
+        def delete(self) -> None:
+            self.deleted = True
+
+    waited: list[tuple[Path, str | None, float]] = []
+    monkeypatch.setattr(factory, "docker_answers", lambda: (True, "Docker 29.0.0 answers"))
+    monkeypatch.setattr(kind_mod, "tools", lambda cache=None: (tmp_path / "kind", tmp_path / "kubectl"))
+    monkeypatch.setattr(pytest_kind, "KindCluster", RecordingKindCluster)
+    monkeypatch.setattr(kind_mod, "wait_node_ready", lambda kc, ctx, what, timeout: waited.append((kc, ctx, timeout)))
+    provider = KindProvider("1.36")
+    kubeconfig = provider.start()
+    (call,) = created
+    assert call["config"] == cluster_config(KIND_NODE_IMAGES["1.36"])
+    cluster = call["cluster"]
+    assert (cluster.name, cluster.kind_path, cluster.kubectl_path) == (
+        provider.cluster_name, tmp_path / "kind", tmp_path / "kubectl")
+    assert kubeconfig == cluster.kubeconfig_path and kubeconfig.parent == provider.workdir
+    assert provider.workdir is not None and provider.workdir.stat().st_mode & 0o777 == 0o700
+    assert provider.kubectl == str(tmp_path / "kubectl")  # port-forward uses our kubectl
+    assert waited == [(kubeconfig, provider.context, provider.timeouts.cluster_start)]
+    provider.stop()
+    assert cluster.deleted and not provider.workdir.exists()
+
+
+def test_kind_start_reports_a_failed_create_in_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import pytest_kind
+
+    class FailingKindCluster(FakeKindCluster):
+        def __init__(self, name: str, **kw: Any) -> None:
+            super().__init__(tmp_path / ".pytest-kind" / name)
+
+        def create(self, config_file: Path) -> None:
+            raise subprocess.CalledProcessError(1, ["kind", "create", "cluster"])
+
+    monkeypatch.setattr(factory, "docker_answers", lambda: (True, "Docker 29.0.0 answers"))
+    monkeypatch.setattr(kind_mod, "tools", lambda cache=None: (tmp_path / "kind", tmp_path / "kubectl"))
+    monkeypatch.setattr(pytest_kind, "KindCluster", FailingKindCluster)
+    provider = KindProvider()
+    with pytest.raises(ProviderError, match=r"kind create cluster --name rollouts-conformance-\w+. failed \(exit 1\)"):
+        provider.start()
+    cluster = provider._cluster
+    provider.stop()  # a half-created cluster is still deleted
+    assert cluster.deleted == 1
+
+
+def test_k3s_start_writes_a_private_kubeconfig_from_the_container(monkeypatch: pytest.MonkeyPatch,
+                                                                   tmp_path: Path) -> None:
+    import testcontainers.community.k3s as tc_k3s
+
+    class RecordingK3SContainer:
+        def __init__(self, image: str) -> None:
+            self.image = image
+            self.started = self.stopped = False
+
+        def start(self) -> "RecordingK3SContainer":
+            self.started = True
+            return self
+
+        def config_yaml(self) -> str:
+            return "apiVersion: v1\nclusters: []\n"
+
+        def get_container_id(self) -> str:
+            return "0123456789abcdef"
+
+        def stop(self) -> None:
+            self.stopped = True
+
+    waited: list[Any] = []
+    monkeypatch.setattr(factory, "docker_answers", lambda: (True, "Docker 29.0.0 answers"))
+    monkeypatch.setattr(build, "ensure", lambda names, cache=None: {"kubectl": tmp_path / "kubectl"})
+    monkeypatch.setattr(tc_k3s, "K3SContainer", RecordingK3SContainer)
+    monkeypatch.setattr(k3s_mod, "wait_node_ready", lambda *a: waited.append(a))
+    provider = K3sProvider("1.35")
+    kubeconfig = provider.start()
+    container = provider._container
+    assert container.image == K3S_IMAGES["1.35"] and container.started
+    assert kubeconfig.read_text() == "apiVersion: v1\nclusters: []\n"
+    assert kubeconfig.stat().st_mode & 0o777 == 0o600
+    assert provider.kubectl == str(tmp_path / "kubectl")
+    assert waited == [(kubeconfig, None, "k3s container 0123456789ab", provider.timeouts.cluster_start)]
+    provider.stop()
+    assert container.stopped and not kubeconfig.exists()
