@@ -38,7 +38,7 @@ from fixtures.backends.provider import ProviderError
 from fixtures.backends.registry import BACKENDS
 from fixtures.config import ConfigError, SuiteConfig
 from fixtures.local import build, versions
-from fixtures.local.images import REFERENCE_CONTROLLER_IMAGE, controller_image
+from fixtures.image_names import REFERENCE_CONTROLLER_IMAGE, controller_image
 
 REPO = Path(__file__).resolve().parents[1]
 NO_DAEMON = (False, "the Docker daemon does not answer (Cannot connect to the Docker daemon)")
