@@ -128,3 +128,17 @@ def test_prometheus_manifests_scrape_like_the_local_backend() -> None:
     assert objects["ClusterRole"]["rules"] == [{"apiGroups": [""], "resources": ["pods"],
                                                 "verbs": ["get", "list", "watch"]}]
     assert objects["ClusterRoleBinding"]["subjects"][0]["namespace"] == prom.NAMESPACE
+
+
+def test_kind_without_docker_ends_the_run_with_one_line(tmp_path: Path) -> None:
+    from fixtures.backends.factory import docker_answers
+
+    if docker_answers()[0]:
+        pytest.skip("a Docker daemon answers here: kind could start (this test is for machines without one)")
+    res = run_suite("--backend=kind", f"--report-dir={tmp_path / 'reports'}")
+    out = res.stdout + res.stderr
+    assert res.returncode == 3, out[-3000:]
+    lines = [ln for ln in out.splitlines() if "could not start" in ln]
+    assert len(lines) == 1 and "Docker daemon does not answer" in lines[0], out[-3000:]
+    assert "Traceback" not in out
+    assert not (REPO / ".pytest-kind").exists()
