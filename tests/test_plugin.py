@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+import fixtures.plots  # noqa: F401 - matplotlib loaded before pytester's in-process runs (numpy loads once)
+
 REPO = Path(__file__).resolve().parents[1]
 pytest_plugins = ["pytester"]
 
