@@ -122,3 +122,14 @@ def test_root_conftest_and_entry_point_never_double_register(tmp_path: Path, ins
                          env=env, timeout=120)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-2000:]
     assert "1 passed" in res.stdout
+
+
+def test_suite_image_copies_what_exists() -> None:
+    """images/suite.Dockerfile (no Docker daemon here to build it): every COPY source is in the checkout, and the
+    image installs the wheel and runs the console script."""
+    text = (REPO / "images" / "suite.Dockerfile").read_text()
+    sources = [line.split()[1] for line in text.splitlines() if line.startswith("COPY ") and "--from" not in line]
+    assert sources, text
+    for src in sources:
+        assert (REPO / src).exists(), src
+    assert 'ENTRYPOINT ["rollouts-conformance"]' in text and "pip install --no-cache-dir /tmp/*.whl" in text

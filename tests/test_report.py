@@ -160,7 +160,7 @@ def test_junit_properties_and_unsupported_apart(project: pytest.Pytester) -> Non
 
 
 def test_allure_executor_categories_and_history(project: pytest.Pytester) -> None:
-    previous = project.path / "previous" / "allure-history"
+    previous = project.path / "previous" / "reference-flag" / "allure-history"
     previous.mkdir(parents=True)
     (previous / "history-trend.json").write_text('[{"data": {"passed": 3}}]')
     project.runpytest("-k", "not broken_backend", "--alluredir=allure", "--allure-history=previous")
