@@ -156,6 +156,8 @@ def classify(rc: int, lines: list[str], report: Path) -> tuple[int, str]:
     if rc == 3:  # pytest.exit(returncode=3) when the backend cannot start, or an INTERNALERROR
         found = [ln.strip("! ") for ln in lines if "could not start" in ln or "Exit:" in ln]
         internal = [ln for ln in lines if ln.startswith("INTERNALERROR>")]
+        if not found and not internal and report.is_file():
+            found = [ln for ln in verdict(yaml.safe_load(report.read_text()))[1] if ln.startswith("infrastructure")]
         why = found[-1] if found else (internal[-1] if internal else "infrastructure failure")
         return EXIT_INFRASTRUCTURE, why.removeprefix("_pytest.outcomes.Exit: ").removeprefix("Exit: ")
     if rc == 2:

@@ -161,3 +161,28 @@ def test_verdict_recomputes_claims(tmp_path: Path) -> None:
     assert cli("verdict", str(path), "--claim", name).returncode == EXIT_CLAIM_NOT_MET
     others = [p["name"] for p in doc["profiles"][1:]]
     assert cli("verdict", str(path), "--claim", ",".join(others)).returncode == EXIT_OK
+
+
+def test_driver_maps_pytest_exit_status_to_its_codes(tmp_path: Path) -> None:
+    from fixtures.report.model import worst_exit
+    from scripts.run_conformance import classify
+
+    missing = tmp_path / "none.yaml"
+    assert classify(4, ["ERROR: usage: python -m pytest [options]", "python -m pytest: error: unrecognized "
+                        "arguments: --x"], missing) == (EXIT_USAGE, "unrecognized arguments: --x")
+    assert classify(4, ["ERROR: unknown --profile ['x']; known profiles: a"], missing)[1].startswith("unknown --prof")
+    assert classify(3, ["!!!!! _pytest.outcomes.Exit: backend local could not start: no etcd !!!!!"], missing) == (
+        EXIT_INFRASTRUCTURE, "backend local could not start: no etcd")
+    assert classify(2, ["Interrupted: 1 error during collection"], missing)[0] == EXIT_INFRASTRUCTURE
+    assert classify(0, [], missing) == (EXIT_OK, "")
+    doc = submission(tmp_path)
+    doc["profiles"][1]["result"] = "failure"
+    report = tmp_path / "r.yaml"
+    report.write_text(yaml.safe_dump(doc))
+    code, problem = classify(1, [], report)
+    assert code == EXIT_CLAIM_NOT_MET and problem == f"claimed profile(s) not met: {doc['profiles'][1]['name']}"
+    doc["profiles"][1]["tests"][0].update(outcome="failed", category="infrastructure")
+    report.write_text(yaml.safe_dump(doc))
+    assert classify(3, [], report)[1].startswith("infrastructure failures (not the implementation's): ")
+    assert worst_exit([0, 1, 3]) == 3 and worst_exit([3, 2, 1]) == 2 and worst_exit([0, 1]) == 1
+    assert worst_exit([]) == 0
