@@ -46,18 +46,26 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return wheels[0]
 
 
-def test_wheel_installs_and_runs_without_a_checkout(wheel: Path, tmp_path: Path) -> None:
-    env_dir = tmp_path / "venv"
+@pytest.fixture(scope="module")
+def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A fresh virtualenv with the wheel installed: (its folder, a working folder outside any checkout)."""
+    env_dir = tmp_path_factory.mktemp("venv")
     # System site-packages spare downloading the dependencies; --no-index proves none is missing.
-    venv.EnvBuilder(system_site_packages=True, with_pip=True).create(env_dir)
+    venv.EnvBuilder(system_site_packages=True, with_pip=True, clear=True).create(env_dir)
     py = env_dir / "bin" / "python"
     res = subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-index", "--disable-pip-version-check",
                           str(wheel)], capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    tool = str(env_dir / "bin" / "rollouts-conformance")
+    return env_dir, tmp_path_factory.mktemp("elsewhere")
+
+
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
+def test_wheel_installs_and_runs_without_a_checkout(installed: tuple[Path, Path]) -> None:
+    env_dir, elsewhere = installed
+    py, tool, env = env_dir / "bin" / "python", str(env_dir / "bin" / "rollouts-conformance"), clean_env()
 
     t0 = time.monotonic()
     listed = subprocess.run([tool, "list"], cwd=elsewhere, capture_output=True, text=True, env=env, timeout=120)
@@ -85,11 +93,21 @@ def test_wheel_installs_and_runs_without_a_checkout(wheel: Path, tmp_path: Path)
     assert "20 tests collected" in collect.stdout, collect.stdout[-500:]
 
 
+@pytest.mark.local_backend
+def test_installed_copy_builds_the_local_backend(installed: tuple[Path, Path]) -> None:
+    """The installed Go wrapper modules and reference patch key the same cached builds as the checkout's
+    (a cache hit: the installed data is the checkout's, byte for byte)."""
+    env_dir, elsewhere = installed
+    res = subprocess.run([str(env_dir / "bin" / "python"), "-m", "fixtures.local.build"], cwd=elsewhere,
+                         capture_output=True, text=True, env=clean_env(), timeout=3600)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    assert "building into" not in res.stdout + res.stderr, "the installed copy rebuilt what the checkout had built"
+
+
 PROBE = '''
 def test_each_plugin_registered_once(request):
-    pm = request.config.pluginmanager
     from fixtures.plugin import PLUGINS
-    import fixtures.plugin
+    pm = request.config.pluginmanager
     names = sorted(p.__name__ for p in pm.get_plugins() if getattr(p, "__name__", "").startswith("fixtures."))
     assert names == sorted(set(names)), names
     assert set(PLUGINS) <= set(names), names
