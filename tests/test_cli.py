@@ -110,11 +110,17 @@ def test_run_driver_arguments_are_usage_errors(tmp_path: Path) -> None:
 
 
 def test_validate_report_accepts_the_example_submissions() -> None:
-    if not EXAMPLES:
-        pytest.skip("TEMPORARY until the example submission is committed")
+    assert EXAMPLES, "no example submission under submissions/"
     for path in EXAMPLES:
         res = cli("validate-report", str(path))
         assert res.returncode == EXIT_OK, res.stdout + res.stderr
+        doc = yaml.safe_load(path.read_text())
+        impl = doc["implementation"]
+        minor = ".".join(doc["argoRolloutsVersion"].split(".")[:2])
+        assert path.parent.parent.name == minor, path
+        assert path.parent.name == f"{impl['organization']}-{impl['project']}", path
+        assert path.name == f"{impl['version']}-{doc['mode']}-report.yaml", path
+        assert (path.parent / "README.md").is_file(), path
 
 
 def submission(tmp_path: Path) -> dict:
