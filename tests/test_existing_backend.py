@@ -10,6 +10,7 @@ installed beforehand, found with `--controller preinstalled`.
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import subprocess
 import sys
@@ -22,6 +23,7 @@ import yaml
 
 from fixtures.kube import Kube
 from fixtures.labels import INSTALL_LABEL, RUN_LABEL
+from fixtures.report.model import EXIT_CLAIM_NOT_MET, EXIT_OK
 from fixtures.spec import PROFILES
 from fixtures.timeouts import Timeouts
 from fixtures.wait import wait_until
@@ -59,11 +61,16 @@ def local_cluster_program(workdir: Path, *extra: str) -> Iterator[Path]:
     assert proc.returncode == 0, "".join(lines[-30:])
 
 
-def run_driver(report_dir: Path, runs: str, *pytest_args: str) -> str:
+def run_driver(report_dir: Path, runs: str, *pytest_args: str) -> tuple[str, dict[str, int]]:
+    """The README's driver with every profile claimed; its output tail and each run's exit code."""
     res = subprocess.run([sys.executable, "-m", "scripts.run_conformance", "--report-dir", str(report_dir),
-                          "--runs", runs, *pytest_args], cwd=REPO, capture_output=True, text=True, timeout=3600)
+                          "--runs", runs, "--claim", ",".join(PROFILES), *pytest_args], cwd=REPO,
+                         capture_output=True, text=True, timeout=3600)
+    report_dir.mkdir(parents=True, exist_ok=True)
     (report_dir / "driver.log").write_text(res.stdout + res.stderr)
-    return res.stdout[-4000:]
+    summary = report_dir / "summary.json"
+    codes = {r["run"]: r["exit"] for r in json.loads(summary.read_text())["runs"]} if summary.exists() else {}
+    return res.stdout[-4000:] + res.stderr[-2000:], codes
 
 
 def report(report_dir: Path, run: str) -> dict:
@@ -85,8 +92,9 @@ def leftovers(kube: Kube) -> list[str]:
 
 def test_existing_backend_installs_from_manifests_and_gives_the_local_verdicts(tmp_path: Path) -> None:
     with local_cluster_program(tmp_path) as kubeconfig:
-        out = run_driver(tmp_path / "reports", "reference:flag,upstream:explicit", "--backend=existing",
-                         f"--kubeconfig={kubeconfig}")
+        out, codes = run_driver(tmp_path / "reports", "reference:flag,upstream:explicit", "--backend=existing",
+                                f"--kubeconfig={kubeconfig}")
+        assert codes == {"reference-flag": EXIT_OK, "upstream-explicit": EXIT_CLAIM_NOT_MET}, (codes, out)
         for run, expected in EXPECTED.items():
             doc = report(tmp_path / "reports", run)
             assert verdicts(doc) == expected, (run, verdicts(doc), out)
@@ -103,8 +111,9 @@ def test_preinstalled_controller_gives_the_same_verdicts_and_is_restored(tmp_pat
     with local_cluster_program(tmp_path, "--preinstall-controller", "reference") as kubeconfig:
         kube = Kube(kubeconfig)
         before = kube.apps.read_namespaced_deployment("argo-rollouts", "argo-rollouts")
-        out = run_driver(tmp_path / "reports", "reference:flag", "--backend=existing", f"--kubeconfig={kubeconfig}",
-                         "--controller=preinstalled", "--allow-controller-restart")
+        out, codes = run_driver(tmp_path / "reports", "reference:flag", "--backend=existing",
+                                f"--kubeconfig={kubeconfig}", "--controller=preinstalled", "--allow-controller-restart")
+        assert codes == {"reference-flag": EXIT_OK}, (codes, out)
         doc = report(tmp_path / "reports", "reference-flag")
         assert verdicts(doc) == EXPECTED["reference-flag"], (verdicts(doc), out)
         recorded = doc["environment"]["backendDetails"]["controllerDeployment"]
@@ -118,8 +127,10 @@ def test_preinstalled_controller_gives_the_same_verdicts_and_is_restored(tmp_pat
 
 def test_preinstalled_controller_without_restart_permission_is_partial(tmp_path: Path) -> None:
     with local_cluster_program(tmp_path, "--preinstall-controller", "reference") as kubeconfig:
-        run_driver(tmp_path / "reports", "reference:flag", "--backend=existing", f"--kubeconfig={kubeconfig}",
-                   "--controller=preinstalled", "--profile=status-labels")
+        out, codes = run_driver(tmp_path / "reports", "reference:flag", "--backend=existing",
+                                f"--kubeconfig={kubeconfig}", "--controller=preinstalled", "--profile=status-labels")
+        # Claimed but only partly checked: a partial profile never meets a claim.
+        assert codes == {"reference-flag": EXIT_CLAIM_NOT_MET}, (codes, out)
         doc = report(tmp_path / "reports", "reference-flag")
         status = next(p for p in doc["profiles"] if p["name"] == "status-labels")
         assert status["result"] == "partial", status

@@ -18,7 +18,7 @@ import sys
 sys.path.insert(0, {str(REPO)!r})
 from types import SimpleNamespace
 import pytest
-pytest_plugins = ["fixtures.options", "fixtures.outcome", "fixtures.report.plugin", "fixtures.cluster", "fixtures.suite"]
+pytest_plugins = ["fixtures.options", "fixtures.outcome", "fixtures.report.plugin", "fixtures.cluster_plugin", "fixtures.suite"]
 
 @pytest.fixture(scope="session")
 def backend():
