@@ -418,3 +418,21 @@ def test_probes_startup_readiness_liveness(local_backend: LocalBackend, ns: str)
     res = wait_until("restarted by the liveness probe", lambda: ((s := status()).restart_count >= 1, s.last_state),
                      local_backend.timeouts.pods_ready)
     assert "Liveness probe failed" in res.state.terminated.message
+
+
+def test_empty_dir_over_tmp_hides_the_hosts_tmp(local_backend: LocalBackend, ns: str) -> None:
+    """As in upstream's install.yaml (emptyDir at /tmp): the pod sees its own empty /tmp, exec probes work in it."""
+    core = local_backend.kube.core
+    code = """
+        import json, os, time
+        open("/tmp/mine", "w").write("x")
+        print(json.dumps(sorted(os.listdir("/tmp"))), flush=True)
+        time.sleep(3600)
+    """
+    pod = program_pod("tmp", code, restart="Always", volumeMounts=[{"name": "tmp", "mountPath": "/tmp"}],
+                      readinessProbe={"exec": {"command": ["cat", "/tmp/mine"]}, "periodSeconds": 1})
+    pod["spec"]["volumes"] = [{"name": "tmp", "emptyDir": {}}]
+    core.create_namespaced_pod(ns, pod)
+    wait_ready(local_backend, ns, "tmp")
+    assert json.loads(core.read_namespaced_pod_log("tmp", ns).splitlines()[0]) == ["mine"]
+    assert not Path("/tmp/mine").exists()
