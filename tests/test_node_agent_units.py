@@ -142,3 +142,51 @@ def test_mount_points_are_created_refcounted_and_removed(tmp_path: Path) -> None
     existing.mkdir()
     mp.release(mp.acquire(str(existing / "d"), is_dir=True))
     assert existing.is_dir() and not (existing / "d").exists()
+
+
+# ---- tokens are renewed before they expire -------------------------------------------
+
+from typing import Any  # noqa: E402
+
+from fixtures.local.volumes import PodVolumes  # noqa: E402
+
+
+class FakeTokenApi:
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+
+    def create_namespaced_service_account_token(self, name: str, namespace: str, body: dict[str, Any]) -> Any:
+        self.requests.append(body)
+        status = client.V1TokenRequestStatus(token=f"token-{len(self.requests)}", expiration_timestamp=None)
+        return client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[]), status=status)
+
+    def read_namespaced_service_account(self, name: str, namespace: str) -> Any:
+        return client.V1ServiceAccount(metadata=client.V1ObjectMeta(name=name))
+
+
+def test_token_is_bound_renewed_at_80_percent_and_replaced_atomically(tmp_path: Path) -> None:
+    now = [1000.0]
+    api = FakeTokenApi()
+    pod = k8s_pod()
+    pod.spec.service_account_name = "reader"
+    vols = PodVolumes(api, pod, "127.20.0.9", tmp_path / "pod", b"CA", MountPoints(), clock=lambda: now[0])  # type: ignore[arg-type]
+    vols.setup()
+    token = tmp_path / "pod" / "serviceaccount" / "token"
+    assert token.read_text() == "token-1"
+    assert (tmp_path / "pod" / "serviceaccount" / "ca.crt").read_bytes() == b"CA"
+    assert api.requests[0]["spec"]["boundObjectRef"] == {"kind": "Pod", "apiVersion": "v1", "name": "p", "uid": "u1"}
+    now[0] += 3607 * 0.8 - 1
+    vols.refresh_tokens()
+    assert token.read_text() == "token-1"
+    now[0] += 2
+    vols.refresh_tokens()
+    assert token.read_text() == "token-2" and not list(token.parent.glob(".*tmp"))
+
+
+def test_automount_follows_pod_then_service_account(tmp_path: Path) -> None:
+    pod = k8s_pod()
+    pod.spec.automount_service_account_token = False
+    vols = PodVolumes(FakeTokenApi(), pod, "127.20.0.9", tmp_path, b"", MountPoints())  # type: ignore[arg-type]
+    assert vols.automount_service_account() is False
+    vols.setup()
+    assert vols.service_account_dir is None
