@@ -4,7 +4,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from fixtures.local.node_agent import IPAllocator, _expand, field_ref_value, image_repository
+from fixtures.local.node_agent import IPAllocator, image_repository
+from fixtures.local.podspec import expand, field_ref_value
 
 
 @pytest.mark.parametrize(("image", "repo"), [
@@ -31,7 +32,7 @@ def test_field_refs() -> None:
 
 
 def test_env_expansion() -> None:
-    assert _expand("$(A)-$(B)-$$(A)", {"A": "1"}) == "1-$(B)-$(A)"
+    assert expand("$(A)-$(B)-$$(A)", {"A": "1"}) == "1-$(B)-$(A)"
 
 
 def test_ip_allocator_stays_on_loopback_and_reuses() -> None:
@@ -44,3 +45,148 @@ def test_ip_allocator_stays_on_loopback_and_reuses() -> None:
     assert ips.allocate() == first
     with pytest.raises(SystemExit, match="not inside 127.0.0.0/8"):
         IPAllocator("10.0.0.0/24")
+
+
+# ---- podspec: environment and command line as the kubelet builds them ----------
+
+from pathlib import Path  # noqa: E402
+
+from kubernetes import client  # noqa: E402
+
+from fixtures.local.kubelet_api import tail_lines  # noqa: E402
+from fixtures.local.node_agent import backoff_delay  # noqa: E402
+from fixtures.local.podspec import ContainerConfigError, container_argv, container_env  # noqa: E402
+from fixtures.local.volumes import MountPoints  # noqa: E402
+
+
+class FakeLookup:
+    def __init__(self) -> None:
+        self.config_maps = {"cm": {"A": "from-cm", "bad key": "skipped"}}
+        self.secrets = {"sec": {"PASSWORD": "s3cret"}}
+
+    def config_map(self, namespace: str, name: str) -> dict[str, str] | None:
+        return self.config_maps.get(name)
+
+    def secret(self, namespace: str, name: str) -> dict[str, str] | None:
+        return self.secrets.get(name)
+
+
+def k8s_pod() -> client.V1Pod:
+    return client.V1Pod(metadata=client.V1ObjectMeta(name="p", namespace="ns", uid="u1", labels={"app": "x"}),
+                        spec=client.V1PodSpec(node_name="n", containers=[]))
+
+
+def env_of(**kw: object) -> dict[str, str]:
+    c = client.V1Container(name="c", **kw)  # type: ignore[arg-type]
+    return container_env(k8s_pod(), c, "127.20.0.9", {"PATH": "/bin"}, FakeLookup())
+
+
+def test_env_from_then_env_in_order_with_expansion() -> None:
+    env = env_of(env_from=[client.V1EnvFromSource(config_map_ref=client.V1ConfigMapEnvSource(name="cm"), prefix="P_")],
+                 env=[client.V1EnvVar(name="B", value="$(P_A)-$(NOPE)"),
+                      client.V1EnvVar(name="S", value_from=client.V1EnvVarSource(
+                          secret_key_ref=client.V1SecretKeySelector(name="sec", key="PASSWORD"))),
+                      client.V1EnvVar(name="IP", value_from=client.V1EnvVarSource(
+                          field_ref=client.V1ObjectFieldSelector(field_path="status.podIP")))])
+    assert env["P_A"] == "from-cm" and "P_bad key" not in env
+    assert env["B"] == "from-cm-$(NOPE)"
+    assert env["S"] == "s3cret" and env["IP"] == "127.20.0.9"
+
+
+def test_missing_reference_is_a_config_error_unless_optional() -> None:
+    with pytest.raises(ContainerConfigError, match='configmap "gone" not found'):
+        env_of(env=[client.V1EnvVar(name="X", value_from=client.V1EnvVarSource(
+            config_map_key_ref=client.V1ConfigMapKeySelector(name="gone", key="k")))])
+    with pytest.raises(ContainerConfigError, match="couldn't find key k"):
+        env_of(env=[client.V1EnvVar(name="X", value_from=client.V1EnvVarSource(
+            config_map_key_ref=client.V1ConfigMapKeySelector(name="cm", key="k")))])
+    env = env_of(env=[client.V1EnvVar(name="X", value_from=client.V1EnvVarSource(
+        config_map_key_ref=client.V1ConfigMapKeySelector(name="gone", key="k", optional=True)))])
+    assert "X" not in env
+
+
+@pytest.mark.parametrize(("command", "args", "argv"), [
+    (None, None, ["/entry", "cmd-default"]),
+    (None, ["a", "$(V)"], ["/entry", "a", "v"]),
+    (["run", "$(V)"], None, ["run", "v"]),  # command drops the image's CMD
+    (["run"], ["$$(V)", "$(U)"], ["run", "$(V)", "$(U)"]),
+])
+def test_command_and_args_over_entrypoint(command: list[str] | None, args: list[str] | None, argv: list[str]) -> None:
+    c = client.V1Container(name="c", command=command, args=args)
+    assert container_argv(["/entry"], ["cmd-default"], c, {"V": "v"}) == argv
+
+
+def test_backoff_is_the_kubelets() -> None:
+    assert backoff_delay(0, 1) == 10
+    assert backoff_delay(10, 1) == 20
+    assert backoff_delay(160, 1) == 300 and backoff_delay(300, 1) == 300
+    assert backoff_delay(300, 601) == 0  # ran twice the cap: start over
+
+
+def test_tail_lines() -> None:
+    assert tail_lines(b"a\nb\nc\n", 2) == b"b\nc\n"
+    assert tail_lines(b"a\nb", -1) == b"a\nb" and tail_lines(b"a\n", 0) == b""
+
+
+def test_mount_points_are_created_refcounted_and_removed(tmp_path: Path) -> None:
+    mp = MountPoints()
+    target = tmp_path / "x" / "y" / "file"
+    held_a = mp.acquire(str(target), is_dir=False)
+    held_b = mp.acquire(str(target), is_dir=False)
+    assert target.is_file() and len(held_a) == 3
+    mp.release(held_a)
+    assert target.exists()
+    mp.release(held_b)
+    assert not (tmp_path / "x").exists()
+    existing = tmp_path / "kept"
+    existing.mkdir()
+    mp.release(mp.acquire(str(existing / "d"), is_dir=True))
+    assert existing.is_dir() and not (existing / "d").exists()
+
+
+# ---- tokens are renewed before they expire -------------------------------------------
+
+from typing import Any  # noqa: E402
+
+from fixtures.local.volumes import PodVolumes  # noqa: E402
+
+
+class FakeTokenApi:
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+
+    def create_namespaced_service_account_token(self, name: str, namespace: str, body: dict[str, Any]) -> Any:
+        self.requests.append(body)
+        status = client.V1TokenRequestStatus(token=f"token-{len(self.requests)}", expiration_timestamp=None)
+        return client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[]), status=status)
+
+    def read_namespaced_service_account(self, name: str, namespace: str) -> Any:
+        return client.V1ServiceAccount(metadata=client.V1ObjectMeta(name=name))
+
+
+def test_token_is_bound_renewed_at_80_percent_and_replaced_atomically(tmp_path: Path) -> None:
+    now = [1000.0]
+    api = FakeTokenApi()
+    pod = k8s_pod()
+    pod.spec.service_account_name = "reader"
+    vols = PodVolumes(api, pod, "127.20.0.9", tmp_path / "pod", b"CA", MountPoints(), clock=lambda: now[0])  # type: ignore[arg-type]
+    vols.setup()
+    token = tmp_path / "pod" / "serviceaccount" / "token"
+    assert token.read_text() == "token-1"
+    assert (tmp_path / "pod" / "serviceaccount" / "ca.crt").read_bytes() == b"CA"
+    assert api.requests[0]["spec"]["boundObjectRef"] == {"kind": "Pod", "apiVersion": "v1", "name": "p", "uid": "u1"}
+    now[0] += 3607 * 0.8 - 1
+    vols.refresh_tokens()
+    assert token.read_text() == "token-1"
+    now[0] += 2
+    vols.refresh_tokens()
+    assert token.read_text() == "token-2" and not list(token.parent.glob(".*tmp"))
+
+
+def test_automount_follows_pod_then_service_account(tmp_path: Path) -> None:
+    pod = k8s_pod()
+    pod.spec.automount_service_account_token = False
+    vols = PodVolumes(FakeTokenApi(), pod, "127.20.0.9", tmp_path, b"", MountPoints())  # type: ignore[arg-type]
+    assert vols.automount_service_account() is False
+    vols.setup()
+    assert vols.service_account_dir is None
