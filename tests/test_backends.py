@@ -110,3 +110,35 @@ def test_managed_flags_and_version_line() -> None:
     line = ('time="2026-11-27T14:00:00Z" level=info msg="Argo Rollouts controller starting" healthzPort=8080 '
             'instanceID= metricsPort=8090 namespace= version=v1.10.1+canary-status-labels.abc123')
     assert version_from_log(line) == "v1.10.1+canary-status-labels.abc123"
+
+
+def test_prometheus_manifests_scrape_like_the_local_backend() -> None:
+    import yaml as _yaml
+
+    from fixtures.install import prometheus as prom
+    from fixtures.prom import scrape_config
+
+    objects = {o["kind"]: o for o in prom.manifests("quay.io/prometheus/prometheus:v3.16.0", "1000ms")}
+    config = _yaml.safe_load(objects["ConfigMap"]["data"]["prometheus.yml"])
+    assert config == scrape_config("1000ms")  # the same job as the local backend, with in-cluster discovery
+    relabel = config["scrape_configs"][0]["relabel_configs"]
+    assert {"action": "labelmap", "regex": "__meta_kubernetes_pod_label_(.+)"} in relabel
+    container = objects["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    assert f"--web.listen-address=$(POD_IP):{prom.PORT}" in container["args"]
+    assert objects["ClusterRole"]["rules"] == [{"apiGroups": [""], "resources": ["pods"],
+                                                "verbs": ["get", "list", "watch"]}]
+    assert objects["ClusterRoleBinding"]["subjects"][0]["namespace"] == prom.NAMESPACE
+
+
+def test_kind_without_docker_ends_the_run_with_one_line(tmp_path: Path) -> None:
+    from fixtures.backends.factory import docker_answers
+
+    if docker_answers()[0]:
+        pytest.skip("a Docker daemon answers here: kind could start (this test is for machines without one)")
+    res = run_suite("--backend=kind", f"--report-dir={tmp_path / 'reports'}")
+    out = res.stdout + res.stderr
+    assert res.returncode == 3, out[-3000:]
+    lines = [ln for ln in out.splitlines() if "could not start" in ln]
+    assert len(lines) == 1 and "Docker daemon does not answer" in lines[0], out[-3000:]
+    assert "Traceback" not in out
+    assert not (REPO / ".pytest-kind").exists()

@@ -22,8 +22,8 @@ pytest_plugins = ["fixtures.options", "fixtures.outcome", "fixtures.report", "fi
 def backend():
     # A stand-in: these tests check the plugins' bookkeeping, not a cluster.
     impl = SimpleNamespace(name="fake", version="v0", binary="/bin/fake", image="", base_flags=[])
-    return SimpleNamespace(kubernetes_version=lambda: "v1.34.5", prometheus_version=lambda: "3.16.0",
-                           controller=SimpleNamespace(implementation=impl))
+    return SimpleNamespace(name="fake", kubernetes_version=lambda: "v1.34.5", prometheus_version=lambda: "3.16.0",
+                           details=lambda: {{}}, controller=SimpleNamespace(implementation=impl))
 '''
 
 TESTS = '''
