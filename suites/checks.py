@@ -8,6 +8,7 @@ canaryMetadata/stableMetadata in the Rollout. `metadata` is what
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from fixtures.scenario import HEALTHY_V1, HEALTHY_V2, STATUS_KEY, AppVersion, Scenario, canary_rollout
@@ -95,7 +96,7 @@ def check_new_pods(sc: Scenario, metadata: dict[str, Any]) -> None:
         view = sc.label_view(name)
         victim = sorted(view[roles[role]]["pods"])[0]
         known = {n for rs in view.values() for n in rs["pods"]}
-        created = sc.first_pod_labels_after(lambda v=victim: sc.delete_pod(v), name, known)
+        created = sc.first_pod_labels_after(functools.partial(sc.delete_pod, victim), name, known)
         assert created["hash"] == roles[role], f"replacement {created} is not of the {role} ReplicaSet {roles[role]}"
         assert created["labels"].get(STATUS_KEY) == role, (
             f"replacement of {role} pod {victim} was created with labels {created['labels']}")
