@@ -147,8 +147,8 @@ def write_csv(results: list[Result], path: Path) -> None:
 
 def summary_rows(results: list[Result]) -> list[dict[str, Any]]:
     rows = []
-    key = lambda r: (r.canary_share, r.error_ratio, r.analysis)  # noqa: E731
-    for (share, ratio, analysis), group in itertools.groupby(sorted(results, key=key), key=key):
+    key = lambda r: (int(r.canary_share.split("/")[1]), r.canary_share, r.error_ratio, r.analysis)  # noqa: E731
+    for (_, share, ratio, analysis), group in itertools.groupby(sorted(results, key=key), key=key):
         rs = list(group)
         aborted = [r for r in rs if r.outcome == "aborted"]
         rows.append({"share": share, "ratio": ratio, "analysis": analysis, "runs": len(rs),
@@ -192,7 +192,7 @@ def write_plot(results: list[Result], path: Path) -> None:
         colours = dict(zip(sorted({r["share"] for r in rows}, key=lambda s: int(s.split("/")[1])),
                            ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple"]))
         for (share, analysis), group in itertools.groupby(
-                sorted(rows, key=lambda r: (r["share"], r["analysis"], r["ratio"])),
+                sorted(rows, key=lambda r: (int(r["share"].split("/")[1]), r["analysis"], r["ratio"])),
                 key=lambda r: (r["share"], r["analysis"])):
             pts = list(group)
             xs = [p["ratio"] for p in pts]

@@ -62,9 +62,11 @@ def failed_measurement_values(run: dict[str, Any], metric: str) -> list[float | 
 def record_timeline(sc: Scenario, app: str, since: float) -> None:
     """Canary and stable error ratios from `since` until now, for the report's plot."""
     end = time.time()
-    for role in ("canary", "stable"):
+    for label, role in (("canary error ratio (filtered)", "canary"), ("stable error ratio (filtered)", "stable"),
+                        ("all pods error ratio (unfiltered)", None)):
         q = error_ratio_query(sc, app, role)
         series = sc.prom.query_range(q, since, end, 1.0)
         sc.evidence.query(q, f"{sum(len(s['values']) for s in series)} points")
-        sc.evidence.timelines[f"{role} error ratio"] = [
+        sc.evidence.timelines[label] = [
             (float(t), float(v)) for s in series for t, v in s["values"] if v not in ("NaN", "+Inf", "-Inf")]
+    sc.evidence.levels["analysis threshold"] = THRESHOLD

@@ -49,7 +49,8 @@ def faulty_canary_at_analysis(sc: Scenario, labelling: Labelling, backend: Backe
 
     wait_until(f"a Ready canary pod of {sc.ns}/{name}", canary_ready, sc.t.pods_ready, interval=0.1)
     ready_at = time.monotonic()
-    sc.evidence.mark("canary Ready")
+    ready_wall = sc.evidence.mark("canary Ready")
+    sc.evidence.deadlines[f"abort budget ends ({budget:.0f}s after canary Ready)"] = ready_wall + budget
     return FaultyCanary(name, sc.roles(name), ready_at, budget, started)
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+import fixtures.plots  # noqa: F401 - matplotlib loaded before pytester's in-process runs (numpy loads once)
+
 REPO = Path(__file__).resolve().parents[1]
 pytest_plugins = ["pytester"]
 
@@ -16,7 +18,7 @@ import sys
 sys.path.insert(0, {str(REPO)!r})
 from types import SimpleNamespace
 import pytest
-pytest_plugins = ["fixtures.options", "fixtures.outcome", "fixtures.report", "fixtures.cluster", "fixtures.suite"]
+pytest_plugins = ["fixtures.options", "fixtures.outcome", "fixtures.report.plugin", "fixtures.cluster", "fixtures.suite"]
 
 @pytest.fixture(scope="session")
 def backend():
@@ -69,14 +71,19 @@ def test_profile_results_keep_unsupported_apart(project: pytest.Pytester) -> Non
     doc = report(project)
     by_name = {p["name"]: p for p in doc["profiles"]}
     assert by_name["status-labels"]["result"] == "unsupported"
-    assert "refuses --enable-canary-status-labels" in by_name["status-labels"]["reason"]
+    assert "refuses --enable-canary-status-labels" in by_name["status-labels"]["unsupported"]["reason"]
     assert by_name["metrics"]["result"] == "failure"
     assert by_name["analysis"]["result"] == "partial"
-    assert by_name["analysis"]["requirements"] == {"checked": ["ANA-3"], "notChecked": ["ANA-1", "ANA-2", "ANA-4"]}
+    assert by_name["analysis"]["requirements"] == {"checked": ["ANA-3"], "notChecked": ["ANA-1", "ANA-4"],
+                                                   "informative": ["ANA-2"]}
+    assert by_name["analysis"]["statistics"] == {"Passed": 1, "Failed": 0, "Skipped": 1, "Unsupported": 0}
+    assert by_name["analysis"]["skippedTests"] == ["two"]
+    assert by_name["metrics"]["failedTests"] == ["metric"]
+    assert by_name["status-labels"]["unsupported"]["tests"] == ["refused"]
     outcomes = {t["name"]: t["outcome"] for p in doc["profiles"] for t in p["tests"]}
     assert outcomes == {"passes": "passed", "refused": "unsupported", "metric": "failed", "one": "passed",
                         "two": "skipped"}
-    assert doc["implementation"]["version"] == "v0"
+    assert doc["implementation"]["controllerVersion"] == "v0"
     assert doc["environment"]["kubernetesVersion"] == "v1.34.5"
 
 
@@ -93,7 +100,7 @@ def test_run_test_and_options_file(project: pytest.Pytester) -> None:
     result = project.runpytest("--options-file=opts.yaml", "--timeout-label-budget=14")
     result.assert_outcomes(passed=1, deselected=4)
     doc = report(project, "upstream-explicit")
-    assert doc["mode"]["labellingMode"] == "explicit"
+    assert doc["mode"] == "explicit"
     assert doc["environment"]["timeouts"]["label_budget"] == 14.0  # the command line wins over the file
     analysis = next(p for p in doc["profiles"] if p["name"] == "analysis")
     assert analysis["result"] == "partial", analysis  # "two" was not selected: not a full success

@@ -1,0 +1,194 @@
+"""The console script: list, version, validate-report, verdict, and `run`'s exit codes for bad input.
+
+`run`'s codes for real runs (0 and 1 from claims) are checked by test_conformance_pair.py on the local backend.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fixtures.local import versions
+from fixtures.report.model import EXIT_CLAIM_NOT_MET, EXIT_INFRASTRUCTURE, EXIT_OK, EXIT_USAGE
+from fixtures.spec import PROFILES, REQUIREMENTS
+from scripts.cli import suite_tests
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = sorted((REPO / "submissions").glob("*/*/*-report.yaml"))
+
+
+def cli(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None,
+        timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "scripts.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})})
+
+
+def one_problem_line(res: subprocess.CompletedProcess[str]) -> str:
+    """The run's last stderr line: the one line naming the problem."""
+    lines = res.stderr.strip().splitlines()
+    assert lines, res.stdout[-2000:]
+    return lines[-1]
+
+
+def test_list_shows_every_profile_requirement_and_test() -> None:
+    t0 = time.monotonic()
+    res = cli("list", "--format", "yaml")
+    took = time.monotonic() - t0
+    assert res.returncode == 0, res.stderr
+    listed = yaml.safe_load(res.stdout)
+    assert [p["profile"] for p in listed] == list(PROFILES)
+    for p in listed:
+        assert [r["id"] for r in p["requirements"]] == list(PROFILES[p["profile"]].requirements)
+        for r in p["requirements"]:
+            assert r["informative"] == REQUIREMENTS[r["id"]].informative
+    tests_listed = {t for p in listed for r in p["requirements"] for t in r["tests"]}
+    assert tests_listed == {t.name for t in suite_tests()}
+    assert took < 10, f"list took {took:.1f}s"
+
+
+def test_list_reads_the_suites_markers() -> None:
+    """The static reading of markers agrees with pytest's collection of the suites."""
+    res = subprocess.run([sys.executable, "-m", "pytest", "suites", "--collect-only", "-q", "-p", "no:cacheprovider"],
+                         cwd=REPO, capture_output=True, text=True, timeout=120)
+    collected = {line.split("::")[-1].removeprefix("test_").split("[")[0] for line in res.stdout.splitlines()
+                 if "::" in line}
+    assert collected == {t.name for t in suite_tests()}
+
+
+def test_version_names_the_pins() -> None:
+    res = cli("version")
+    assert res.returncode == 0, res.stderr
+    for pin in (versions.KUBERNETES, versions.ARGO_ROLLOUTS, versions.PROMETHEUS):
+        assert pin in res.stdout
+
+
+def test_installed_pytest_configuration_matches_pyproject() -> None:
+    """suites/conformance.ini (installed runs) says what pyproject.toml (checkout runs) says."""
+    ini = configparser.ConfigParser()
+    ini.read(REPO / "suites" / "conformance.ini")
+    py = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
+    assert ini["pytest"]["addopts"].split() == py["addopts"]
+    assert [x.strip() for x in ini["pytest"]["filterwarnings"].strip().splitlines()] == py["filterwarnings"]
+    assert ini["pytest"]["xfail_strict"] == str(py["xfail_strict"]).lower()
+
+
+@pytest.mark.parametrize(("args", "problem"), [
+    (["--bogus-option"], "unrecognized arguments: --bogus-option"),
+    (["--options-file", "opts.yaml"], "keep_on_failure must be true or false, got str 'false'"),
+    (["--backend", "broken", "-p", "tests.broken_backend"], "backend broken could not start"),
+    (["--claim", "nonsense"], "unknown --claim ['nonsense']"),
+    (["--submit", "--claim", "metrics"], "--submit needs implementation metadata"),
+], ids=["bad-option", "bad-options-file", "backend-cannot-start", "unknown-claim", "submit-without-metadata"])
+def test_run_exit_codes_for_bad_input_and_broken_backend(tmp_path: Path, args: list[str], problem: str) -> None:
+    (tmp_path / "opts.yaml").write_text('keep_on_failure: "false"\n')
+    res = cli("run", "--runs", "reference:flag", "--report-dir", str(tmp_path / "reports"), *args, cwd=tmp_path)
+    want = EXIT_INFRASTRUCTURE if "could not start" in problem else EXIT_USAGE
+    assert res.returncode == want, res.stdout[-3000:] + res.stderr
+    line = one_problem_line(res)
+    assert problem in line, line
+    assert line.startswith("rollouts-conformance run: reference-flag: ") and line.endswith(f"(exit {want})")
+    if "could not start" in problem:
+        from tests.broken_backend import REASON
+
+        assert REASON in line
+    summary = yaml.safe_load((tmp_path / "reports" / "summary.json").read_text())
+    assert summary["exit"] == want and summary["runs"][0]["exit"] == want
+
+
+def test_run_driver_arguments_are_usage_errors(tmp_path: Path) -> None:
+    res = cli("run", "--runs", "reference:sideways", cwd=tmp_path)
+    assert res.returncode == EXIT_USAGE
+    assert res.stderr.strip().count("\n") == 0 and "--runs 'reference:sideways'" in res.stderr
+
+
+def test_validate_report_accepts_the_example_submissions() -> None:
+    assert EXAMPLES, "no example submission under submissions/"
+    for path in EXAMPLES:
+        res = cli("validate-report", str(path))
+        assert res.returncode == EXIT_OK, res.stdout + res.stderr
+        doc = yaml.safe_load(path.read_text())
+        impl = doc["implementation"]
+        minor = ".".join(doc["argoRolloutsVersion"].split(".")[:2])
+        assert path.parent.parent.name == minor, path
+        assert path.parent.name == f"{impl['organization']}-{impl['project']}", path
+        assert path.name == f"{impl['version']}-{doc['mode']}-report.yaml", path
+        assert (path.parent / "README.md").is_file(), path
+
+
+def submission(tmp_path: Path) -> dict:
+    """A valid submission to spoil: the example, or one made by a fake run (see test_report.py)."""
+    from tests.test_report import fake_submission
+
+    return fake_submission(tmp_path)
+
+
+def test_validate_report_rejects_skipped_test_and_missing_contact(tmp_path: Path) -> None:
+    good = submission(tmp_path)
+    path = tmp_path / "good.yaml"
+    path.write_text(yaml.safe_dump(good))
+    assert cli("validate-report", str(path)).returncode == EXIT_OK
+
+    skipped = yaml.safe_load(path.read_text())
+    test = skipped["profiles"][0]["tests"][0]
+    test["outcome"] = "skipped"
+    (tmp_path / "skipped.yaml").write_text(yaml.safe_dump(skipped))
+    res = cli("validate-report", str(tmp_path / "skipped.yaml"))
+    assert res.returncode == EXIT_CLAIM_NOT_MET and "skipped tests" in res.stdout, res.stdout
+
+    no_contact = yaml.safe_load(path.read_text())
+    no_contact["implementation"]["contact"] = []
+    (tmp_path / "no-contact.yaml").write_text(yaml.safe_dump(no_contact))
+    res = cli("validate-report", str(tmp_path / "no-contact.yaml"))
+    assert res.returncode == EXIT_CLAIM_NOT_MET and "implementation.contact is missing" in res.stdout, res.stdout
+
+    del no_contact["implementation"]["contact"]
+    (tmp_path / "no-contact-key.yaml").write_text(yaml.safe_dump(no_contact))
+    res = cli("validate-report", str(tmp_path / "no-contact-key.yaml"), "--schema-only")
+    assert res.returncode == EXIT_CLAIM_NOT_MET and "'contact' is a required property" in res.stdout, res.stdout
+
+    res = cli("validate-report", str(tmp_path / "missing.yaml"))
+    assert res.returncode == EXIT_USAGE and "does not exist" in res.stderr
+
+
+def test_verdict_recomputes_claims(tmp_path: Path) -> None:
+    path = tmp_path / "r.yaml"
+    doc = submission(tmp_path)
+    doc["profiles"][0]["result"] = "unsupported"
+    path.write_text(yaml.safe_dump(doc))
+    name = doc["profiles"][0]["name"]
+    assert cli("verdict", str(path), "--claim", name).returncode == EXIT_CLAIM_NOT_MET
+    others = [p["name"] for p in doc["profiles"][1:]]
+    assert cli("verdict", str(path), "--claim", ",".join(others)).returncode == EXIT_OK
+
+
+def test_driver_maps_pytest_exit_status_to_its_codes(tmp_path: Path) -> None:
+    from fixtures.report.model import worst_exit
+    from scripts.run_conformance import classify
+
+    missing = tmp_path / "none.yaml"
+    assert classify(4, ["ERROR: usage: python -m pytest [options]", "python -m pytest: error: unrecognized "
+                        "arguments: --x"], missing) == (EXIT_USAGE, "unrecognized arguments: --x")
+    assert classify(4, ["ERROR: unknown --profile ['x']; known profiles: a"], missing)[1].startswith("unknown --prof")
+    assert classify(3, ["!!!!! _pytest.outcomes.Exit: backend local could not start: no etcd !!!!!"], missing) == (
+        EXIT_INFRASTRUCTURE, "backend local could not start: no etcd")
+    assert classify(2, ["Interrupted: 1 error during collection"], missing)[0] == EXIT_INFRASTRUCTURE
+    assert classify(0, [], missing) == (EXIT_OK, "")
+    doc = submission(tmp_path)
+    doc["profiles"][1]["result"] = "failure"
+    report = tmp_path / "r.yaml"
+    report.write_text(yaml.safe_dump(doc))
+    code, problem = classify(1, [], report)
+    assert code == EXIT_CLAIM_NOT_MET and problem == f"claimed profile(s) not met: {doc['profiles'][1]['name']}"
+    doc["profiles"][1]["tests"][0].update(outcome="failed", category="infrastructure")
+    report.write_text(yaml.safe_dump(doc))
+    assert classify(3, [], report)[1].startswith("infrastructure failures (not the implementation's): ")
+    assert worst_exit([0, 1, 3]) == 3 and worst_exit([3, 2, 1]) == 2 and worst_exit([0, 1]) == 1
+    assert worst_exit([]) == 0

@@ -1,0 +1,153 @@
+"""The package installs and works without a checkout; the entry point and the root conftest coexist."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import venv
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+# What the local backend and the suite read from an installed copy (relative to site-packages).
+DATA = ["fixtures/schema/conformance-report.schema.json", "fixtures/local/gomod/kubernetes/go.mod",
+        "fixtures/local/gomod/etcd/main.go", "suites/templates/error-ratio-canary.yaml", "suites/conformance.ini",
+        "apps/demo/app.py", "apps/demo/Dockerfile", "reference/enable-canary-status-labels.patch",
+        "scripts/run_conformance.py", "fixtures/local/versions.py"]
+
+
+def tracked_copy(dest: Path) -> Path:
+    """The checkout's files (tracked or new, not ignored): a wheel built from them, not from local leftovers."""
+    out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                         capture_output=True, text=True, check=True).stdout.split("\n")
+    for rel in filter(None, out):
+        src = REPO / rel
+        if src.is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    src = tracked_copy(tmp_path_factory.mktemp("src"))
+    dist = tmp_path_factory.mktemp("dist")
+    res = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check", "-q",
+                          "-w", str(dist), str(src)], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    wheels = list(dist.glob("rollouts_conformance-*.whl"))
+    assert len(wheels) == 1, wheels
+    print(f"wheel {wheels[0].name}: {wheels[0].stat().st_size / 1024:.0f} KiB")
+    return wheels[0]
+
+
+@pytest.fixture(scope="module")
+def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A fresh virtualenv with the wheel installed: (its folder, a working folder outside any checkout)."""
+    env_dir = tmp_path_factory.mktemp("venv")
+    # System site-packages spare downloading the dependencies; --no-index proves none is missing.
+    venv.EnvBuilder(system_site_packages=True, with_pip=True, clear=True).create(env_dir)
+    py = env_dir / "bin" / "python"
+    res = subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-index", "--disable-pip-version-check",
+                          str(wheel)], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return env_dir, tmp_path_factory.mktemp("elsewhere")
+
+
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
+def test_wheel_installs_and_runs_without_a_checkout(installed: tuple[Path, Path]) -> None:
+    env_dir, elsewhere = installed
+    py, tool, env = env_dir / "bin" / "python", str(env_dir / "bin" / "rollouts-conformance"), clean_env()
+
+    t0 = time.monotonic()
+    listed = subprocess.run([tool, "list"], cwd=elsewhere, capture_output=True, text=True, env=env, timeout=120)
+    took = time.monotonic() - t0
+    assert listed.returncode == 0, listed.stderr
+    assert "faulty_canary_aborted_within_budget" in listed.stdout and "RBK-3" in listed.stdout
+    print(f"`rollouts-conformance list` took {took:.2f}s")
+
+    version = subprocess.run([tool, "version"], cwd=elsewhere, capture_output=True, text=True, env=env)
+    assert version.returncode == 0, version.stderr
+    site = Path(version.stdout.split("(")[1].split(")")[0])
+    assert env_dir in site.parents, f"the tool ran from {site}, not the installed copy"
+    for rel in DATA:
+        assert (site / rel).is_file(), f"{rel} is not installed"
+    assert not (site / "tests").exists() and not (site / "conftest.py").exists()
+
+    # The installed pytest plugin is found by its entry point, and the installed configuration is used.
+    eps = subprocess.run([str(py), "-c", "import importlib.metadata as m; print([e.value for e in "
+                          "m.entry_points(group='pytest11')])"], capture_output=True, text=True, env=env)
+    assert "fixtures.plugin" in eps.stdout
+    collect = subprocess.run([str(py), "-m", "pytest", "-c", str(site / "suites" / "conformance.ini"), "--rootdir",
+                              str(site), str(site / "suites"), "--collect-only", "-q"], cwd=elsewhere,
+                             capture_output=True, text=True, env=env, timeout=120)
+    assert collect.returncode == 0, collect.stdout[-2000:] + collect.stderr[-2000:]
+    assert "20 tests collected" in collect.stdout, collect.stdout[-500:]
+
+
+@pytest.mark.local_backend
+def test_installed_copy_builds_the_local_backend(installed: tuple[Path, Path]) -> None:
+    """The installed Go wrapper modules and reference patch key the same cached builds as the checkout's
+    (a cache hit: the installed data is the checkout's, byte for byte)."""
+    env_dir, elsewhere = installed
+    res = subprocess.run([str(env_dir / "bin" / "python"), "-m", "fixtures.local.build"], cwd=elsewhere,
+                         capture_output=True, text=True, env=clean_env(), timeout=3600)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    assert "building into" not in res.stdout + res.stderr, "the installed copy rebuilt what the checkout had built"
+
+
+PROBE = '''
+def test_each_plugin_registered_once(request):
+    from fixtures.plugin import PLUGINS
+    pm = request.config.pluginmanager
+    names = sorted(p.__name__ for p in pm.get_plugins() if getattr(p, "__name__", "").startswith("fixtures."))
+    assert names == sorted(set(names)), names
+    assert set(PLUGINS) <= set(names), names
+    assert "conformance" in "".join(request.config.getini("markers"))
+'''
+
+
+def fake_install(site: Path) -> Path:
+    """A distribution declaring the suite's pytest11 entry point, as `pip install` leaves one."""
+    info = site / "rollouts_conformance_probe-0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: rollouts-conformance-probe\nVersion: 0\n")
+    (info / "entry_points.txt").write_text("[pytest11]\nrollouts_conformance = fixtures.plugin\n")
+    return site
+
+
+@pytest.mark.parametrize("installed", [True, False], ids=["installed-and-checkout", "checkout-only"])
+def test_root_conftest_and_entry_point_never_double_register(tmp_path: Path, installed: bool) -> None:
+    """The checkout's conftest.py with the package's entry point active too (or not): each plugin once."""
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(REPO / "conftest.py", project / "conftest.py")
+    (project / "test_probe.py").write_text(PROBE)
+    (project / "pytest.ini").write_text("[pytest]\naddopts = --strict-markers -p no:cacheprovider\n"
+                                        "markers =\n    conformance: declared by pyproject in a checkout\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(fake_install(tmp_path / "site")), str(REPO)])}
+    if not installed:
+        env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    res = subprocess.run([sys.executable, "-m", "pytest", "-q"], cwd=project, capture_output=True, text=True,
+                         env=env, timeout=120)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-2000:]
+    assert "1 passed" in res.stdout
+
+
+def test_suite_image_copies_what_exists() -> None:
+    """images/suite.Dockerfile (no Docker daemon here to build it): every COPY source is in the checkout, and the
+    image installs the wheel and runs the console script."""
+    text = (REPO / "images" / "suite.Dockerfile").read_text()
+    sources = [line.split()[1] for line in text.splitlines() if line.startswith("COPY ") and "--from" not in line]
+    assert sources, text
+    for src in sources:
+        assert (REPO / src).exists(), src
+    assert 'ENTRYPOINT ["rollouts-conformance"]' in text and "pip install --no-cache-dir /tmp/*.whl" in text
