@@ -14,7 +14,8 @@ from typing import Any
 from fixtures.scenario import HEALTHY_V1, HEALTHY_V2, STATUS_KEY, AppVersion, Scenario, canary_rollout
 
 PAUSE_AT_25: list[dict[str, Any]] = [{"setWeight": 25}, {"pause": {}}]
-HEALTHY_V3 = AppVersion("v3")
+# A third revision: another pod template on an image tag the in-cluster backends build (v1 and v2 only).
+HEALTHY_V3 = AppVersion("v2", load_rps=12.0)
 
 
 def paused_canary(sc: Scenario, name: str, replicas: int, metadata: dict[str, Any],
