@@ -6,7 +6,7 @@
 #   MODULE_DIR  e.g. /root/go/pkg/mod/github.com/argoproj/argo-rollouts@v1.10.1 (left untouched)
 #   WORK_DIR    scratch dir; WORK_DIR/src is replaced by a fresh copy of MODULE_DIR
 #   --vet                 also run go vet on the touched packages
-#   --full-rollout-tests  also run the whole upstream ./rollout/ test suite (several minutes)
+#   --full-rollout-tests  also run upstream's ./rollout/ and ./utils/... test suites (several minutes)
 set -euo pipefail
 
 if [ $# -lt 2 ]; then
@@ -54,15 +54,22 @@ test -f rollout/canarystatuslabels.go
 grep -q 'enable-canary-status-labels' cmd/rollouts-controller/main.go
 grep -q 'canaryStatusLabelsApply' rollout/ephemeralmetadata.go
 grep -q 'canaryEphemeralMetadata' rollout/sync.go
+grep -q 'liveTemplateMatchesRollout' rollout/sync.go
+grep -q 'removeUndoneCanaryStatusMetadata' rollout/controller.go
+grep -q 'experimentPodTemplate' rollout/experiment.go
+test -f cmd/rollouts-controller/canarystatuslabels_test.go
 
 step "gofmt check of touched files"
-unformatted=$(gofmt -l cmd/rollouts-controller/main.go rollout/ephemeralmetadata.go rollout/sync.go \
+unformatted=$(gofmt -l cmd/rollouts-controller/main.go cmd/rollouts-controller/canarystatuslabels_test.go \
+  rollout/ephemeralmetadata.go rollout/sync.go rollout/controller.go rollout/experiment.go \
   rollout/canarystatuslabels.go rollout/canarystatuslabels_test.go)
 if [ -n "$unformatted" ]; then
   echo "not gofmt-clean: $unformatted" >&2
   exit 1
 fi
 
+# CGO off for the tests too: they then share the compiled packages of the controller build.
+export CGO_ENABLED=0
 step "go build ./cmd/rollouts-controller -> $bin"
 CGO_ENABLED=0 go build -o "$bin" ./cmd/rollouts-controller
 
@@ -74,17 +81,17 @@ if [ "$vet" = 1 ]; then
   go vet ./rollout/ ./controller/ ./cmd/rollouts-controller/
 fi
 
-step "go test ./rollout/ -run TestCanaryStatusLabels -count=1 -v"
+step "go test ./rollout/ ./cmd/rollouts-controller/ -run TestCanaryStatusLabels -count=1 -v"
 # pipefail makes a test failure fail the script; the log is kept for inspection
-go test ./rollout/ -run 'TestCanaryStatusLabels' -count=1 -v 2>&1 | tee "$work_dir/canarystatuslabels-test.log" \
-  | grep -E '^(--- |PASS|FAIL|ok |panic)'
+go test ./rollout/ ./cmd/rollouts-controller/ -run 'TestCanaryStatusLabels' -count=1 -v 2>&1 \
+  | tee "$work_dir/canarystatuslabels-test.log" | grep -E '^(--- |PASS|FAIL|ok |panic)'
 
 step "upstream ephemeral-metadata tests still pass"
 go test ./rollout/ -run 'EphemeralMetadata' -count=1
 
 if [ "$full" = 1 ]; then
-  step "go test ./rollout/ -count=1 (full upstream suite)"
-  go test ./rollout/ -count=1
+  step "go test ./rollout/ ./utils/... -count=1 (upstream's suites)"
+  go test ./rollout/ ./utils/... -count=1
 fi
 
 step "OK: patch applies, controller builds, tests pass"

@@ -44,6 +44,21 @@ def error_ratio_query(sc: Scenario, app: str, role: str | None, window: str = "5
             f'sum(rate(http_requests_total{{{sel}}}[{window}]))')
 
 
+def failed_measurement_values(run: dict[str, Any], metric: str) -> list[float | None]:
+    """The values of `metric`'s measurements that came out Failed, in order; None for an empty result
+    (no series: the templates' failureCondition fails it too, SPEC ANA-4)."""
+    values: list[float | None] = []
+    for result in run.get("status", {}).get("metricResults", []) or []:
+        if result.get("name") != metric:
+            continue
+        for m in result.get("measurements", []) or []:
+            if m.get("phase") != "Failed":
+                continue
+            raw = str(m.get("value", "")).strip("[] ")
+            values.append(float(raw.split(",")[0]) if raw else None)
+    return values
+
+
 def record_timeline(sc: Scenario, app: str, since: float) -> None:
     """Canary and stable error ratios from `since` until now, for the report's plot."""
     end = time.time()

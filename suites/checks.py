@@ -1,6 +1,6 @@
 """Label checks shared by the status-labels and ephemeral-metadata profiles.
 
-The two profiles assert the same behaviour (LBL-2 ... LBL-5, LBL-8); they
+The two profiles assert the same behaviour (LBL-2 ... LBL-5, LBL-8, LBL-12); they
 differ only in where the labels come from: the controller's flag, or
 canaryMetadata/stableMetadata in the Rollout. `metadata` is what
 `Labelling.metadata()` returns for the profile.
@@ -8,11 +8,14 @@ canaryMetadata/stableMetadata in the Rollout. `metadata` is what
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from fixtures.scenario import HEALTHY_V1, HEALTHY_V2, STATUS_KEY, Scenario, canary_rollout
+from fixtures.scenario import HEALTHY_V1, HEALTHY_V2, STATUS_KEY, AppVersion, Scenario, canary_rollout
 
-PAUSE_AT_25 = [{"setWeight": 25}, {"pause": {}}]
+PAUSE_AT_25: list[dict[str, Any]] = [{"setWeight": 25}, {"pause": {}}]
+# A third revision: another pod template on an image tag the in-cluster backends build (v1 and v2 only).
+HEALTHY_V3 = AppVersion("v2", load_rps=12.0)
 
 
 def paused_canary(sc: Scenario, name: str, replicas: int, metadata: dict[str, Any],
@@ -94,7 +97,7 @@ def check_new_pods(sc: Scenario, metadata: dict[str, Any]) -> None:
         view = sc.label_view(name)
         victim = sorted(view[roles[role]]["pods"])[0]
         known = {n for rs in view.values() for n in rs["pods"]}
-        created = sc.first_pod_labels_after(lambda v=victim: sc.delete_pod(v), name, known)
+        created = sc.first_pod_labels_after(functools.partial(sc.delete_pod, victim), name, known)
         assert created["hash"] == roles[role], f"replacement {created} is not of the {role} ReplicaSet {roles[role]}"
         assert created["labels"].get(STATUS_KEY) == role, (
             f"replacement of {role} pod {victim} was created with labels {created['labels']}")
@@ -104,4 +107,22 @@ def check_new_pods(sc: Scenario, metadata: dict[str, Any]) -> None:
     role = "canary" if created["hash"] == roles["canary"] else "stable"
     assert created["labels"].get(STATUS_KEY) == role, f"scale-up pod of the {role} set created with {created['labels']}"
     sc.wait_role_labels(name, {"canary": "canary", "stable": "stable"}, "status labels after scale-up",
+                        hold=sc.t.label_hold)
+
+
+def check_superseded_canary(sc: Scenario, metadata: dict[str, Any]) -> None:
+    """LBL-12 / LBL-8: v1 stable, v2 canary (paused), then v3: the v2 set is neither canary nor stable, so its
+    template and remaining pods lose the key within the budget; v3 is the canary, v1 still the stable."""
+    name = "third"
+    roles = paused_canary(sc, name, 4, metadata)
+    sc.wait_role_labels(name, {"canary": "canary", "stable": "stable"}, "status labels while v2 is the canary")
+    v1, v2 = roles["stable"], roles["canary"]
+    sc.update(name, HEALTHY_V3)
+    # LBL-8's clock starts when the controller records v3 as the current ReplicaSet.
+    now = sc.wait_superseded(name, v2)
+    took, _ = sc.wait_key_absent(name, v2, "superseded canary (v2) unlabelled", hold=sc.t.label_hold)
+    sc.evidence.measure("label removal from the superseded canary", round(took, 2), "s", "LBL-8", sc.t.label_budget)
+    assert now["stable"] == v1, f"the stable ReplicaSet changed from {v1} to {now['stable']} on the v3 update"
+    assert now.get("canary") not in (None, v2), f"no new canary ReplicaSet recorded after the v3 update: {now}"
+    sc.wait_role_labels(name, {"canary": "canary", "stable": "stable"}, "status labels with v3 as the canary",
                         hold=sc.t.label_hold)

@@ -37,3 +37,9 @@ def test_explicit_abort(explicit_labelling: Labelling, scenario: Scenario) -> No
 def test_explicit_new_pods(explicit_labelling: Labelling, scenario: Scenario) -> None:
     """Explicit metadata: replacement and scale-up pods carry their role from creation."""
     checks.check_new_pods(scenario, explicit_labelling.metadata())
+
+
+@pytest.mark.conformance("LBL-12", "LBL-8", profile=PROFILE)
+def test_explicit_superseded_canary(explicit_labelling: Labelling, scenario: Scenario) -> None:
+    """Explicit metadata: a canary superseded by a newer update loses the key within the budget."""
+    checks.check_superseded_canary(scenario, explicit_labelling.metadata())

@@ -14,7 +14,7 @@ from fixtures.scenario import (HEALTHY_V1, AppVersion, Scenario, canary_rollout,
 from fixtures.suite import Labelling
 from fixtures.wait import wait_until
 from suites.analysis import (FAULTY_ERROR_RATE, FILTERED, THRESHOLD, UNFILTERED, abort_budget, analysis_steps,
-                             record_timeline)
+                             failed_measurement_values, record_timeline)
 
 PROFILE = "rollback"
 REPLICAS, WEIGHT = 5, 20
@@ -75,9 +75,21 @@ def test_faulty_canary_aborted_within_budget(labelling: Labelling, scenario: Sce
     assert aborted, f"no RolloutAborted condition: {ro['status'].get('conditions')}"
     assert "canary-error-ratio" in aborted[0].get("message", ""), f"abort condition names no metric: {aborted[0]}"
     run = sc.analysis_runs()[-1]
-    assert run["status"]["phase"] == "Failed", f"AnalysisRun {run['metadata']['name']} is {run['status']['phase']}"
-    sc.evidence.measure("canary error ratio measured", (measurement_values(run, "canary-error-ratio") or [None])[0],
-                        "ratio", "RBK-1")
+    run_name = run["metadata"]["name"]
+    assert run["status"]["phase"] == "Failed", f"AnalysisRun {run_name} is {run['status']['phase']}"
+    # The abort must come from the canary's measured error ratio, not from "no canary data" (an empty
+    # result meets the failureCondition too, as ANA-4 wants, and would pass this test for the wrong reason).
+    failed = failed_measurement_values(run, "canary-error-ratio")
+    sc.evidence.measure("canary error ratio measured", failed[0] if failed else None, "ratio", "RBK-1",
+                        note=f"true {FAULTY_ERROR_RATE}")
+    assert failed, (f"AnalysisRun {run_name} has no Failed canary-error-ratio measurement: "
+                    f"{measurement_values(run, 'canary-error-ratio')}")
+    assert failed[0] is not None, (
+        f"AnalysisRun {run_name} failed on an empty result (no series with argo_rollouts_status=\"canary\"), not "
+        f"on the canary's error ratio {FAULTY_ERROR_RATE}: the abort came from missing labels")
+    assert abs(failed[0] - FAULTY_ERROR_RATE) <= cfg.error_ratio_tolerance, (
+        f"AnalysisRun {run_name} failed on {failed[0]}, not within ±{cfg.error_ratio_tolerance} of the canary's "
+        f"error ratio {FAULTY_ERROR_RATE}")
 
     # RBK-2: the canary set scales to zero, the stable set is untouched and labelled stable.
     sc.wait_pods_ready(name, roles["stable"], REPLICAS)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from fixtures.backends import Backend
 from fixtures.controller import STATUS_LABELS_FLAG
+from fixtures.local import build
 from fixtures.suite import require_controller_flags
 from fixtures.scenario import HEALTHY_V1, HEALTHY_V2, STATUS_KEY, Scenario, bluegreen_rollout, canary_rollout
 from suites import checks
@@ -137,3 +142,91 @@ def test_bluegreen_untouched(controller_with_flag: Backend, scenario: Scenario) 
     sc.promote(name)
     sc.wait_healthy(name)
     assert carriers_of_key(sc, name) == [], "status labels on a blueGreen Rollout"
+
+
+@pytest.fixture(scope="session")
+def rollouts_plugin() -> Path:
+    """The kubectl-argo-rollouts binary of the pinned release (upstream's, unpatched), built and cached once;
+    where it cannot be built (no Go toolchain), the one on PATH."""
+    try:
+        return build.ensure(["rollouts-plugin"])["kubectl-argo-rollouts"]
+    except build.BuildError as exc:
+        on_path = shutil.which("kubectl-argo-rollouts")
+        if on_path:
+            return Path(on_path)
+        pytest.fail(f"no kubectl-argo-rollouts plugin: none on PATH, and building it failed: {exc}", pytrace=False)
+
+
+@pytest.mark.conformance("LBL-10", profile=PROFILE)
+def test_undo_keeps_label_out_of_rollout(controller_with_flag: Backend, scenario: Scenario,
+                                         rollouts_plugin: Path) -> None:
+    """`kubectl argo rollouts undo` mid-update bakes no status label into spec.template and returns to the
+    stable ReplicaSet without creating one."""
+    sc, name = scenario, "undo"
+    roles = checks.paused_canary(sc, name, 4, NO_METADATA)
+    # The labels are in place, so the plugin copies a labelled ReplicaSet template.
+    sc.wait_role_labels(name, {"canary": "canary", "stable": "stable"}, "status labels before the undo")
+    before = set(sc.label_view(name))
+    out = sc.undo(name, rollouts_plugin, controller_with_flag.kubeconfig)
+    sc.evidence.notes.append(f"undo: {out}")
+    sc.wait_observed(name, "reconciled after the undo")
+    labels = sc.rollout(name)["spec"]["template"]["metadata"].get("labels") or {}
+    assert STATUS_KEY not in labels, (
+        f"Rollout {sc.ns}/{name} spec.template.metadata.labels has {STATUS_KEY}={labels[STATUS_KEY]} after the "
+        f"undo (copied from ReplicaSet {name}-{roles['stable']}'s template); want no {STATUS_KEY} key")
+    ro = sc.wait_rollout(name, f"back on the stable ReplicaSet {roles['stable']}",
+                         lambda r: r["status"].get("currentPodHash") == r["status"].get("stableRS") == roles["stable"])
+    after = set(sc.label_view(name))
+    assert after == before, (f"the undo created ReplicaSet(s) {sorted(after - before)}; want none (currentPodHash "
+                             f"{ro['status'].get('currentPodHash')}, stableRS {ro['status'].get('stableRS')})")
+    labels = ro["spec"]["template"]["metadata"].get("labels") or {}
+    assert STATUS_KEY not in labels, (
+        f"Rollout {sc.ns}/{name} spec.template.metadata.labels has {STATUS_KEY}={labels[STATUS_KEY]}")
+    sc.wait_role_labels(name, {"stable": "stable"}, "stable label after the undo", hold=sc.t.label_hold)
+
+
+EXPERIMENT_STEPS: list[dict[str, Any]] = [
+    {"setWeight": 25},
+    {"experiment": {"templates": [{"name": "baseline", "specRef": "stable", "replicas": 1},
+                                  {"name": "candidate", "specRef": "canary", "replicas": 1}]}},
+    {"pause": {}},
+]
+
+
+@pytest.mark.conformance("LBL-11", profile=PROFILE)
+def test_experiment_pods_unlabelled(controller_with_flag: Backend, scenario: Scenario) -> None:
+    """Pods of an Experiment started by a Rollout's step (specRef stable and canary) carry no status label."""
+    sc, name = scenario, "experiment"
+    sc.given_rollout(canary_rollout(name, HEALTHY_V1, 4, EXPERIMENT_STEPS, sc.labels))
+    sc.wait_healthy(name)
+    sc.update(name, HEALTHY_V2)
+    experiment = sc.current_experiment(name)["metadata"]["name"]
+    # The sets the templates are copied from are labelled: the copies would carry the label.
+    sc.wait_role_labels(name, {"canary": "canary", "stable": "stable"}, "status labels while the Experiment runs")
+    pods = sc.wait_experiment_pods_ready(experiment, {"baseline": 1, "candidate": 1})
+    sc.evidence.mark(f"Experiment {experiment} pods Ready")
+
+    def carriers() -> list[str]:
+        return [f"Experiment {experiment} template {t} pod {p.metadata.name} has "
+                f"{STATUS_KEY}={(p.metadata.labels or {})[STATUS_KEY]}"
+                for t, ps in sc.experiment_pods(experiment).items() for p in ps
+                if STATUS_KEY in (p.metadata.labels or {})]
+
+    found = carriers()
+    assert not found, f"{found}; want no {STATUS_KEY} key on Experiment pods (they belong to neither set)"
+    for t, ps in pods.items():
+        rs = sc.kube.apps.read_namespaced_replica_set(f"{experiment}-{t}", sc.ns)
+        tpl = rs.spec.template.metadata.labels or {}
+        assert STATUS_KEY not in tpl, (f"Experiment ReplicaSet {experiment}-{t} template has "
+                                       f"{STATUS_KEY}={tpl[STATUS_KEY]}; want no {STATUS_KEY} key")
+    # And stays so: the controller does not label them later either.
+    sc.wait_role_labels(name, {"canary": "canary", "stable": "stable"}, "status labels holding",
+                        hold=sc.t.label_hold)
+    found = carriers()
+    assert not found, f"{found}; want no {STATUS_KEY} key on Experiment pods (they belong to neither set)"
+
+
+@pytest.mark.conformance("LBL-12", "LBL-8", profile=PROFILE)
+def test_superseded_canary_unlabelled(controller_with_flag: Backend, scenario: Scenario) -> None:
+    """A canary superseded by a newer update (v1 stable, v2 canary, then v3) loses the key within the budget."""
+    checks.check_superseded_canary(scenario, NO_METADATA)

@@ -149,10 +149,24 @@ def test_every_spec_requirement_is_checked_by_a_suite_test() -> None:
 
 
 def test_suites_collect_cleanly() -> None:
-    """Every suite module imports and every conformance test declares itself (no cluster needed)."""
+    """Every suite module imports and every conformance test declares itself (no cluster needed): the suite
+    collects exactly the conformance-marked test functions of suites/ (with their parametrizations)."""
+    import re
     import subprocess
 
-    res = subprocess.run([sys.executable, "-m", "pytest", "suites", "--collect-only", "-q", "-p", "no:cacheprovider"],
-                         cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-2000:]
-    assert "20 tests collected" in res.stdout, res.stdout[-500:]
+    def collect(*extra: str) -> list[str]:
+        res = subprocess.run([sys.executable, "-m", "pytest", "suites", "--collect-only", "-q", "-p",
+                              "no:cacheprovider", *extra], cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-2000:]
+        ids = [ln for ln in res.stdout.splitlines() if "::" in ln]
+        assert f"{len(ids)} tests collected" in res.stdout, res.stdout[-500:]
+        return ids
+
+    collected = collect()
+    assert collect("-m", "conformance") == collected, "suite tests without a conformance marker"
+    declared = set()
+    for path in (REPO / "suites").glob("test_*.py"):
+        declared |= set(re.findall(r"@pytest\.mark\.conformance\([^)]*\)\n(?:@[^\n]*\n)*def (test_\w+)",
+                                   path.read_text()))
+    assert declared, "no conformance-marked test found in suites/"
+    assert {i.split("::")[-1].split("[")[0] for i in collected} == declared
