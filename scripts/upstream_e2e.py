@@ -101,11 +101,12 @@ def run_suite(controller: str, flags: list[str], run: str, skip: bool, wait_time
         with open(log_path, "w") as out:
             proc = subprocess.Popen(argv, cwd=test_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             assert proc.stdout is not None
-            for line in proc.stdout:
-                out.write(line)
-                out.flush()  # the log is what one watches during a run of several minutes
-                if RESULT_LINE.match(line):
-                    print(f"[e2e] {line.strip()}", flush=True)
+            with proc.stdout:
+                for line in proc.stdout:
+                    out.write(line)
+                    out.flush()  # the log is what one watches during a run of several minutes
+                    if RESULT_LINE.match(line):
+                        print(f"[e2e] {line.strip()}", flush=True)
             rc = proc.wait()
         suite_s = time.monotonic() - t1
         controller_version = backend.controller.implementation.version

@@ -190,3 +190,41 @@ def test_automount_follows_pod_then_service_account(tmp_path: Path) -> None:
     assert vols.automount_service_account() is False
     vols.setup()
     assert vols.service_account_dir is None
+
+
+# ---- the exec helper: own mount namespace, exec failures reported -----------------------
+
+import json as _json  # noqa: E402
+import os as _os  # noqa: E402
+import subprocess as _subprocess  # noqa: E402
+import sys as _sys  # noqa: E402
+
+from fixtures.local import pod_exec  # noqa: E402
+
+
+def run_pod_exec(spec: dict[str, Any], tmp_path: Path) -> tuple[int, str, str]:
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_text(_json.dumps(spec))
+    read_fd, write_fd = _os.pipe()
+    proc = _subprocess.run([_sys.executable, pod_exec.__file__, str(spec_file), str(write_fd)], pass_fds=(write_fd,),
+                           capture_output=True, text=True, timeout=30)
+    _os.close(write_fd)
+    report = _os.read(read_fd, 4096).decode()
+    _os.close(read_fd)
+    return proc.returncode, proc.stdout, report
+
+
+@pytest.mark.skipif(_os.geteuid() != 0, reason="mount namespaces need root")
+def test_pod_exec_mounts_privately_and_reports_exec_failures(tmp_path: Path) -> None:
+    volume = tmp_path / "volume"
+    volume.mkdir()
+    (volume / "f").write_text("from the volume")
+    target = tmp_path / "target"
+    target.mkdir()
+    spec = {"argv": ["sh", "-c", f"cat {target}/f; hostname"], "env": {"PATH": "/usr/bin:/bin"}, "cwd": str(tmp_path),
+            "hostname": "the-pod", "mounts": [{"source": str(volume), "target": str(target), "readOnly": True}]}
+    code, out, report = run_pod_exec(spec, tmp_path)
+    assert (code, out, report) == (0, "from the volumethe-pod\n", "")
+    assert not (target / "f").exists(), "the host's view changed"
+    code, _, report = run_pod_exec({**spec, "argv": ["/bad-command"]}, tmp_path)
+    assert code == pod_exec.START_ERROR_EXIT and "/bad-command" in report
