@@ -44,7 +44,7 @@ def test_quick_grid_filtered_aborts_sooner(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     for name in ("results.csv", "results.md", "dilution.png"):
         assert (tmp_path / name).is_file(), name
-    rows = list(csv.DictReader((tmp_path / "results.csv").open()))
+    rows = list(csv.DictReader((tmp_path / "results.csv").read_text().splitlines()))
     assert len(rows) == 8, rows
     by_point: dict[tuple[float, int], dict[str, dict[str, str]]] = {}
     for r in rows:
