@@ -22,6 +22,7 @@ def local_backend() -> Iterator[LocalBackend]:
         be.stop()
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups into the node ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Groups for `pytest -n N --dist loadgroup` (./run-tests): what shares a cluster stays on one worker.
 
