@@ -1,0 +1,32 @@
+"""The in-cluster path, run for real: Argo Rollouts installed from upstream's install.yaml and Prometheus from
+our manifests, as pods of a local cluster used as an `existing` one; the verdicts must be the local backend's
+(reference in flag mode succeeds everywhere, upstream in explicit mode is unsupported for status-labels only)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fixtures.kube import Kube
+from fixtures.report.model import EXIT_CLAIM_NOT_MET, EXIT_OK
+from tests.existing_cluster import EXPECTED, leftovers, local_cluster_program, report, run_driver, verdicts
+
+pytestmark = pytest.mark.local_backend
+
+
+def test_existing_backend_installs_from_manifests_and_gives_the_local_verdicts(tmp_path: Path) -> None:
+    with local_cluster_program(tmp_path) as kubeconfig:
+        out, codes = run_driver(tmp_path / "reports", "reference:flag,upstream:explicit", "--backend=existing",
+                                f"--kubeconfig={kubeconfig}")
+        assert codes == {"reference-flag": EXIT_OK, "upstream-explicit": EXIT_CLAIM_NOT_MET}, (codes, out)
+        for run, expected in EXPECTED.items():
+            doc = report(tmp_path / "reports", run)
+            assert verdicts(doc) == expected, (run, verdicts(doc), out)
+            details = doc["environment"]["backendDetails"]
+            assert doc["environment"]["backend"] == "existing"
+            assert details["localCluster"] is True and details["controllerMode"] == "install"
+            assert any("Recreate" in o for o in details["overrides"]), details
+        kube = Kube(kubeconfig)
+        assert leftovers(kube) == []
+        assert kube.apps.list_deployment_for_all_namespaces(label_selector="app.kubernetes.io/name=argo-rollouts").items == []
