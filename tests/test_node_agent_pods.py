@@ -436,3 +436,20 @@ def test_empty_dir_over_tmp_hides_the_hosts_tmp(local_backend: LocalBackend, ns:
     wait_ready(local_backend, ns, "tmp")
     assert json.loads(core.read_namespaced_pod_log("tmp", ns).splitlines()[0]) == ["mine"]
     assert not Path("/tmp/mine").exists()
+
+
+def test_readiness_gate_holds_ready_until_its_condition_is_true(local_backend: LocalBackend, ns: str) -> None:
+    core = local_backend.kube.core
+    pod = program_pod("gated", "import time; time.sleep(3600)", restart="Always")
+    pod["spec"]["readinessGates"] = [{"conditionType": "example.com/gate"}]
+    core.create_namespaced_pod(ns, pod)
+
+    def conditions() -> dict[str, str]:
+        return {c.type: c.status for c in core.read_namespaced_pod("gated", ns).status.conditions or []}
+
+    wait_until("containers ready, pod not", lambda: ((c := conditions()).get("ContainersReady") == "True", c),
+               local_backend.timeouts.pods_ready)
+    assert conditions()["Ready"] == "False"
+    core.patch_namespaced_pod_status("gated", ns, {"status": {"conditions": [
+        {"type": "example.com/gate", "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}})
+    wait_ready(local_backend, ns, "gated")
