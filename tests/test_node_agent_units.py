@@ -144,6 +144,27 @@ def test_mount_points_are_created_refcounted_and_removed(tmp_path: Path) -> None
     assert existing.is_dir() and not (existing / "d").exists()
 
 
+def test_mount_points_are_counted_across_node_agents(tmp_path: Path) -> None:
+    """Two agents on one machine (clusters side by side): a path stays while the other still uses it."""
+    import os
+
+    registry = tmp_path / "registry"
+    first, second = MountPoints(registry), MountPoints(registry)
+    second.me = str(os.getppid())  # another live process
+    target = tmp_path / "home" / "plugin-bin"
+    held_first = first.acquire(str(target), is_dir=True)
+    held_second = second.acquire(str(target), is_dir=True)
+    first.release(held_first)
+    assert target.is_dir(), "removed while another agent's pod still mounts it"
+    second.release(held_second)
+    assert not (tmp_path / "home").exists()
+    # An agent killed while holding a path does not keep it forever.
+    held = first.acquire(str(target), is_dir=True)
+    (first._entry(str(target)) / "999999999").touch()  # a holder that is no longer running
+    first.release(held)
+    assert not target.exists()
+
+
 # ---- tokens are renewed before they expire -------------------------------------------
 
 from typing import Any  # noqa: E402
