@@ -15,8 +15,8 @@ from pathlib import Path
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--virtual-time-budget=15000"]
-# What Allure's page shows once its script rendered the results.
-ALLURE_RENDERED = ("test cases", "testcases")
+# What Allure's page shows once its script rendered the results (singular for a one-test run).
+ALLURE_RENDERED = ("test case", "testcases")  # "1 test case", "12 test cases"
 
 
 def chromium() -> str | None:

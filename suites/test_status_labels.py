@@ -21,13 +21,19 @@ NO_METADATA: dict[str, object] = {}
 
 
 def carriers_of_key(sc: Scenario, name: str) -> list[str]:
-    """ReplicaSets (template) and pods of a Rollout that carry the status key at all."""
+    """ReplicaSets (template) and pods of a Rollout that carry the status key at all, each named with the
+    value it carries (`ReplicaSet demo-5c5486ddd template: argo-rollouts-status=stable`)."""
     found = []
     for h, rs in sc.label_view(name).items():
         if STATUS_KEY in rs["template_labels"]:
-            found.append(f"ReplicaSet {h} template: {rs['template']}")
-        found += [f"pod {n}: {p['label']}" for n, p in rs["pods"].items() if STATUS_KEY in p["labels"]]
+            found.append(f"ReplicaSet {name}-{h} template: {STATUS_KEY}={rs['template']}")
+        found += [f"pod {n}: {STATUS_KEY}={p['label']}" for n, p in rs["pods"].items() if STATUS_KEY in p["labels"]]
     return found
+
+
+def assert_no_carriers(sc: Scenario, name: str, why: str) -> None:
+    found = carriers_of_key(sc, name)
+    assert not found, f"Rollout {sc.ns}/{name} ({why}): {'; '.join(found)}; want no {STATUS_KEY} key"
 
 
 @pytest.mark.conformance("FLAG-2", profile=PROFILE)
@@ -36,10 +42,10 @@ def test_no_labels_without_flag(controller_without_flag: Backend, scenario: Scen
     sc, name = scenario, "noflag"
     roles = checks.paused_canary(sc, name, 4, NO_METADATA)
     sc.wait_pods_ready(name, roles["canary"], 1)
-    assert carriers_of_key(sc, name) == [], "labels set by a controller without the flag"
+    assert_no_carriers(sc, name, "controller without the flag")
     sc.promote(name, full=True)
     sc.wait_healthy(name)
-    assert carriers_of_key(sc, name) == [], "labels set by a controller without the flag"
+    assert_no_carriers(sc, name, "controller without the flag")
 
 
 @pytest.mark.conformance("LBL-6", profile=PROFILE)
@@ -51,7 +57,7 @@ def test_enabling_flag_keeps_revision_and_pods(controller_without_flag: Backend,
     ro = sc.wait_healthy(name)
     before = sc.label_view(name)
     assert list(before) == [ro["status"]["stableRS"]], f"expected one ReplicaSet, got {list(before)}"
-    assert carriers_of_key(sc, name) == [], "labels present before the flag was enabled"
+    assert_no_carriers(sc, name, "before the flag was enabled")
     require_controller_flags(request, controller_without_flag, [STATUS_LABELS_FLAG])
     sc.evidence.mark("controller restarted with the flag")
     took, _ = sc.wait_role_labels(name, {"stable": "stable"}, "stable label after enabling the flag",
@@ -59,7 +65,10 @@ def test_enabling_flag_keeps_revision_and_pods(controller_without_flag: Backend,
     sc.evidence.measure("label convergence after enabling the flag", round(took, 2), "s", "LBL-8",
                         sc.t.label_budget)
     after = sc.label_view(name)
-    assert list(after) == list(before), f"a new revision appeared: {list(before)} -> {list(after)}"
+    new_sets = {f"{name}-{h}": after[h]["template_labels"] for h in after if h not in before}
+    assert not new_sets, (
+        f"Rollout {sc.ns}/{name}: enabling the flag created ReplicaSet(s) {new_sets} (template labels shown): a new "
+        f"revision, so the pods were replaced; the {STATUS_KEY} label must not be part of the pod-template hash")
     h = list(before)[0]
     for pod, seen in before[h]["pods"].items():
         now = after[h]["pods"].get(pod)
@@ -138,10 +147,10 @@ def test_bluegreen_untouched(controller_with_flag: Backend, scenario: Scenario) 
     sc.wait_paused(name)
     roles = sc.roles(name)
     sc.wait_pods_ready(name, roles["canary"], 2)
-    assert carriers_of_key(sc, name) == [], "status labels on a blueGreen Rollout"
+    assert_no_carriers(sc, name, "blueGreen strategy")
     sc.promote(name)
     sc.wait_healthy(name)
-    assert carriers_of_key(sc, name) == [], "status labels on a blueGreen Rollout"
+    assert_no_carriers(sc, name, "blueGreen strategy")
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,122 @@
+"""Mutation self-test: the suite rejects wrong implementations, each on the right requirement.
+
+Every variant in `tests/mutants/catalogue.py` (the reference controller with one deliberate defect) is
+built, then run through the product's own driver (`rollouts-conformance run --controller-binary ...`)
+with only the conformance tests the catalogue names, claiming every profile those tests belong to. The
+report must say `failure` for each named test, on the variant's requirement IDs, with a message that
+names the object and the label that were wrong; no profile may come out `unsupported` (the variant
+accepts the flag), and the driver must exit with "claim not met". Variants run two at a time, each on its
+own local cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fixtures.scenario import STATUS_KEY
+from fixtures.local.build import build_controller_variant
+from fixtures.report.model import EXIT_CLAIM_NOT_MET
+from scripts.cli import suite_tests
+from tests.mutants.catalogue import MUTANTS, MUTANTS_DIR, Mutant, markdown_table
+
+REPO = Path(__file__).resolve().parents[1]
+CONCURRENT_VARIANTS = 2
+# A failure message names the object (kind and name) that was wrong, as the suite's label checks write them.
+NAMES_AN_OBJECT = re.compile(r"\b(ReplicaSet|[Pp]od|Rollout|Experiment|AnalysisRun) [a-z0-9][a-z0-9.-]*")
+
+
+@dataclass
+class VariantRun:
+    mutant: Mutant
+    exit: int
+    report: dict
+    seconds: float
+    log: Path
+
+
+def test_catalogue_matches_the_patches_and_the_suite() -> None:
+    """Each patch has an entry, each entry a patch; each named test exists and checks the named IDs."""
+    patches = {p.stem for p in MUTANTS_DIR.glob("*.patch")}
+    assert patches == {m.name for m in MUTANTS}
+    tests = {t.name: t for t in suite_tests()}
+    for m in MUTANTS:
+        unknown = [t for t in m.tests if t not in tests]
+        assert not unknown, f"{m.name}: no conformance test named {unknown}"
+        covered = {rid for t in m.tests for rid in tests[t].requirements}
+        assert set(m.rejected_by) <= covered, f"{m.name}: {set(m.rejected_by) - covered} not checked by {m.tests}"
+
+
+def test_readme_table_is_the_catalogue() -> None:
+    assert markdown_table() in (REPO / "README.md").read_text(), (
+        "README's mutation table is out of date; paste tests.mutants.catalogue.markdown_table()")
+
+
+def profiles_of(m: Mutant) -> list[str]:
+    tests = {t.name: t for t in suite_tests()}
+    return sorted({tests[t].profile for t in m.tests})
+
+
+def run_variant(m: Mutant, binary: Path, out: Path) -> VariantRun:
+    """The driver, as a contributor validating a controller build runs it."""
+    cmd = [sys.executable, "-m", "scripts.cli", "run", "--runs", "reference:flag", "--report-dir", str(out),
+           "--controller-binary", str(binary), "--impl-project", f"mutant {m.name}",
+           "--claim", ",".join(profiles_of(m)), *[a for t in m.tests for a in ("--run-test", t)]]
+    t0 = time.monotonic()
+    res = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=1200)
+    log = out / "driver.log"
+    log.write_text(res.stdout + res.stderr)
+    report_file = out / "reference-flag" / "conformance-report.yaml"
+    report = yaml.safe_load(report_file.read_text()) if report_file.exists() else {}
+    summary = json.loads((out / "summary.json").read_text()) if (out / "summary.json").exists() else {}
+    return VariantRun(m, summary.get("exit", res.returncode), report, time.monotonic() - t0, log)
+
+
+@pytest.fixture(scope="module")
+def variant_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, VariantRun]:
+    t0 = time.monotonic()
+    # Built one after the other in one folder and one Go build cache: each recompiles only what its patch changes.
+    binaries = {m.name: build_controller_variant(m.name, [m.patch]) for m in MUTANTS}
+    built = time.monotonic() - t0
+    with ThreadPoolExecutor(CONCURRENT_VARIANTS) as pool:
+        futures = {m.name: pool.submit(run_variant, m, binaries[m.name], tmp_path_factory.mktemp(m.name))
+                   for m in MUTANTS}
+        runs = {name: f.result() for name, f in futures.items()}
+    print(f"\nmutation self-test: {len(MUTANTS)} variants built in {built:.0f}s, run in "
+          f"{time.monotonic() - t0 - built:.0f}s ({CONCURRENT_VARIANTS} at a time)")
+    for r in runs.values():
+        print(f"  {r.mutant.name}: exit {r.exit} in {r.seconds:.0f}s")
+    return runs
+
+
+@pytest.mark.local_backend
+@pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
+def test_variant_is_rejected_on_its_requirements(mutant: Mutant, variant_runs: dict[str, VariantRun]) -> None:
+    run = variant_runs[mutant.name]
+    see = f"see {run.log}"
+    assert run.report, f"no report written; {see}"
+    profiles = {p["name"]: p for p in run.report["profiles"]}
+    unsupported = [name for name, p in profiles.items() if p["result"] == "unsupported"]
+    assert not unsupported, f"{unsupported} marked unsupported, but the variant accepts the flag; {see}"
+    tests = {t["name"]: t for p in profiles.values() for t in p["tests"]}
+    failed_ids: set[str] = set()
+    for name in mutant.tests:
+        t = tests[name]
+        assert t["outcome"] == "failed", f"{name} {t['outcome']} against {mutant.name}: {t.get('message')}; {see}"
+        failed_ids.update(t["requirements"])
+        message = t.get("message", "")
+        assert STATUS_KEY in message, f"{name}'s message does not name the label: {message}"
+        assert NAMES_AN_OBJECT.search(message), f"{name}'s message names no object: {message}"
+    assert set(mutant.rejected_by) <= failed_ids, (mutant.rejected_by, failed_ids)
+    for name in profiles_of(mutant):
+        assert profiles[name]["result"] == "failure", (name, profiles[name]["result"], see)
+    assert run.exit == EXIT_CLAIM_NOT_MET, f"driver exit {run.exit}; {see}"
