@@ -4,6 +4,7 @@ import itertools
 
 import pytest
 
+from fixtures.report.model import IMPLEMENTATION, INFRASTRUCTURE, failure_category
 from fixtures.timeouts import Timeouts
 from fixtures.wait import WaitAborted, WaitTimeout, wait_until
 
@@ -28,6 +29,29 @@ def test_probe_errors_count_as_not_yet_and_are_reported() -> None:
 
     with pytest.raises(WaitTimeout, match="ConnectionError: apiserver hiccup"):
         wait_until("x", probe, timeout=0.2, interval=0.05)
+
+
+def test_a_wait_that_gave_up_on_the_backend_is_infrastructure() -> None:
+    """The last probe could not reach the backend: the timeout carries that error, so the report files the
+    failure under infrastructure (exit 3), not as the implementation's (exit 1)."""
+    def unreachable() -> tuple[bool, str]:
+        raise ConnectionError("connection refused")
+
+    with pytest.raises(WaitTimeout) as err:
+        wait_until("Rollout ns/app Healthy", unreachable, timeout=0.2, interval=0.05)
+    assert failure_category(err.value) == INFRASTRUCTURE
+    # The backend answered at the end, with a state that is not the wanted one: the implementation's failure.
+    answers = iter([ConnectionError("hiccup")] + [None] * 100)
+
+    def recovered() -> tuple[bool, str]:
+        exc = next(answers)
+        if exc:
+            raise exc
+        return False, "Paused"
+
+    with pytest.raises(WaitTimeout) as err:
+        wait_until("Rollout ns/app Healthy", recovered, timeout=0.2, interval=0.05)
+    assert failure_category(err.value) == IMPLEMENTATION
 
 
 def test_abort_stops_at_once() -> None:
