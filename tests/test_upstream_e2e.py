@@ -36,7 +36,7 @@ CANARY_SUITE = {
 def test_canary_suite_passes(controller: str, flags: list[str], tmp_path: Path) -> None:
     """Upstream's controller passes its own CanarySuite here (the local backend is fit for it), and so does the
     reference with the flag on: the flag labels every canary Rollout, so the feature must not break any of
-    upstream's canary behaviour (before the reference's LBL-10 fix, 15 of 16 passed: the one that failed rolls back)."""
+    upstream's canary behaviour (before the reference's LBL-10 fix, 15 of 16 passed: an undo made a new revision)."""
     report = run_suite(controller, flags, "", True, 90, None, tmp_path / "e2e.log")
     results = {name: r["result"] for name, r in report["tests"].items()}
     assert {n for n, r in results.items() if r == "skip"} == set(SKIPPED)
