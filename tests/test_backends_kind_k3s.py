@@ -463,7 +463,7 @@ def test_reference_image_build_command() -> None:
 
 def test_demo_tags_cover_every_version_the_scenarios_deploy() -> None:
     used = set()
-    for path in [REPO / "fixtures" / "scenario.py", *sorted((REPO / "suites").glob("*.py"))]:
+    for path in [*sorted((REPO / "fixtures" / "scenario").glob("*.py")), *sorted((REPO / "suites").glob("*.py"))]:
         used |= set(re.findall(r'AppVersion\(\s*"([^"]+)"', path.read_text()))
     assert used and used <= set(images.DEMO_APP_TAGS), used
 
