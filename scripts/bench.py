@@ -40,6 +40,7 @@ from fixtures.labels import RUN_LABEL
 from fixtures.scenario import HEALTHY_V1, AppVersion, Scenario, canary_rollout, measurement_values
 from fixtures.timeouts import Timeouts
 from fixtures.wait import WaitTimeout, wait_until
+from suites import TEMPLATES_DIR
 from suites.analysis import FILTERED, THRESHOLD, UNFILTERED, abort_budget, analysis_steps
 
 log = logging.getLogger("bench")
@@ -79,7 +80,8 @@ def run_point(backend: LocalBackend, point: Point, run_id: str, index: int) -> R
     ns = f"bench-{run_id}-{index}"
     labels = {RUN_LABEL: f"bench-{run_id}"}
     kube.create_namespace(ns, labels)
-    sc = Scenario(kube, backend.prometheus, ns, timeouts, Evidence(), labels, backend.prometheus_url_for_cluster)
+    sc = Scenario(kube, backend.prometheus, ns, timeouts, Evidence(), labels, backend.prometheus_url_for_cluster,
+                  templates_dir=TEMPLATES_DIR)
     true_ratio = point.error_ratio if point.analysis == "filtered" else point.error_ratio / point.share
     result = Result(point.error_ratio, f"1/{point.share}", point.analysis, point.rep, "", None, None, None,
                     round(true_ratio, 4), 0.0)

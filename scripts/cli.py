@@ -1,7 +1,7 @@
 """`rollouts-conformance`: run the suite, list what it checks, validate a report, show versions.
 
     rollouts-conformance run [--runs IMPL:MODE,...] [--claim PROFILE,...] [suite/pytest options...]
-    rollouts-conformance list [--format text|yaml]
+    rollouts-conformance list [--format text|yaml|markdown] [--update FILE]
     rollouts-conformance validate-report FILE [--schema-only]
     rollouts-conformance verdict FILE [--claim PROFILE,...]
     rollouts-conformance version
@@ -90,12 +90,66 @@ def catalogue() -> list[dict[str, Any]]:
             reqs.append({"id": rid, "summary": r.summary, "informative": r.informative,
                          "tests": [t.name for t in tests if t.profile == p.name and rid in t.requirements]})
         out.append({"profile": p.name, "description": p.description,
-                    "labellingModes": ["flag", "explicit"] if p.moded else
-                    (["explicit"] if p.name == "ephemeral-metadata" else ["flag"]), "requirements": reqs})
+                    "labellingModes": list(p.modes), "requirements": reqs})
     return out
 
 
-def cmd_list(fmt: str) -> int:
+# The generated part of a document (docs/requirements.md) stands between these two lines.
+GENERATED_BEGIN = ("<!-- generated from fixtures/spec.py and the suites' markers by `python -m scripts.cli list "
+                   "--format markdown --update docs/requirements.md`: edit those, not this table -->")
+GENERATED_END = "<!-- end of the generated part -->"
+
+
+def catalogue_markdown() -> str:
+    """The requirements (what must hold, in which profiles, checked by which tests) and the profiles (their
+    requirements and labelling modes) as two Markdown tables."""
+    from fixtures.spec import REQUIREMENTS
+
+    data = catalogue()
+    rows = ["| ID | what must hold | profiles | tests |", "|---|---|---|---|"]
+    for rid, req in REQUIREMENTS.items():
+        profiles = [p["profile"] for p in data if any(r["id"] == rid for r in p["requirements"])]
+        tests = [t for p in data for r in p["requirements"] if r["id"] == rid for t in r["tests"]]
+        summary = ("(informative) " if req.informative else "") + req.summary
+        rows.append(f"| {rid} | {summary} | {', '.join(f'`{p}`' for p in profiles)} | "
+                    f"{', '.join(f'`{t}`' for t in dict.fromkeys(tests)) or '(no test)'} |")
+    rows += ["", "| profile | requirements | labelling modes | what |", "|---|---|---|---|"]
+    for p in data:
+        rows.append(f"| `{p['profile']}` | {', '.join(r['id'] for r in p['requirements'])} | "
+                    f"{', '.join(f'`{m}`' for m in p['labellingModes'])} | {p['description']} |")
+    return "\n".join(rows) + "\n"
+
+
+def generated_part(text: str) -> str | None:
+    """What stands between the generated part's markers in a document, None without both markers."""
+    if GENERATED_BEGIN not in text or GENERATED_END not in text:
+        return None
+    return text.split(GENERATED_BEGIN, 1)[1].split(GENERATED_END, 1)[0].strip("\n") + "\n"
+
+
+def update_document(path: Path) -> None:
+    """Rewrite the generated part of `path` (between its markers) with `catalogue_markdown()`."""
+    if not path.is_file():
+        raise CliUsageError(f"{path} does not exist")
+    text = path.read_text()
+    if generated_part(text) is None:
+        raise CliUsageError(f"{path} has no generated part: put the lines {GENERATED_BEGIN!r} and "
+                            f"{GENERATED_END!r} where the tables go")
+    head, rest = text.split(GENERATED_BEGIN, 1)
+    tail = rest.split(GENERATED_END, 1)[1]
+    path.write_text(f"{head}{GENERATED_BEGIN}\n{catalogue_markdown()}{GENERATED_END}{tail}")
+
+
+def cmd_list(fmt: str, update: Path | None = None) -> int:
+    if update is not None:
+        if fmt != "markdown":
+            raise CliUsageError("--update goes with --format markdown")
+        update_document(update)
+        print(f"{update}: generated part updated")
+        return EXIT_OK
+    if fmt == "markdown":
+        print(catalogue_markdown(), end="")
+        return EXIT_OK
     data = catalogue()
     if fmt == "yaml":
         print(yaml.safe_dump(data, sort_keys=False, width=120), end="")
@@ -162,7 +216,9 @@ def parser() -> Parser:
     sub.add_parser("run", help="run the suite (every other option goes to pytest; see `run --help`)",
                    add_help=False)
     ls = sub.add_parser("list", help="profiles, their requirements and the tests that check them (no cluster)")
-    ls.add_argument("--format", choices=("text", "yaml"), default="text")
+    ls.add_argument("--format", choices=("text", "yaml", "markdown"), default="text")
+    ls.add_argument("--update", type=Path, metavar="FILE",
+                    help="with --format markdown: rewrite FILE's generated part (docs/requirements.md) instead of printing")
     vr = sub.add_parser("validate-report", help="check a report's schema and the submission rules")
     vr.add_argument("file", type=Path)
     vr.add_argument("--schema-only", action="store_true", help="only the schema, not the submission rules")
@@ -182,7 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser().parse_args(args_list)
         if args.command == "list":
-            return cmd_list(args.format)
+            return cmd_list(args.format, args.update)
         if args.command == "version":
             return cmd_version()
         if args.command == "validate-report":

@@ -36,13 +36,13 @@ import yaml
 
 from fixtures.report.aggregate import verdict
 from fixtures.report.model import EXIT_CLAIM_NOT_MET, EXIT_INFRASTRUCTURE, EXIT_OK, EXIT_USAGE, worst_exit
+from fixtures.spec import LABELLING_MODES
 
 ROOT = Path(__file__).resolve().parents[1]
 # From a checkout pytest reads pyproject.toml and conftest.py; an installed copy has neither and runs with
 # suites/conformance.ini and the plugins' entry point.
 CHECKOUT = (ROOT / "pyproject.toml").is_file() and (ROOT / "conftest.py").is_file()
 DEFAULT_RUNS = "reference:flag,upstream:explicit"
-LABELLING_MODES = ("flag", "explicit")
 INTERRUPTED = 130
 
 

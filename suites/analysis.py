@@ -6,7 +6,8 @@ import re
 import time
 from typing import Any
 
-from fixtures.scenario import STATUS_SERIES_LABEL, Scenario
+from fixtures.labels import STATUS_SERIES_LABEL
+from fixtures.scenario import Scenario
 
 FILTERED = "error-ratio-canary.yaml"
 UNFILTERED = "error-ratio-all.yaml"

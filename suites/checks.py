@@ -11,7 +11,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from fixtures.scenario import HEALTHY_V1, HEALTHY_V2, STATUS_KEY, AppVersion, Scenario, canary_rollout
+from fixtures.labels import STATUS_KEY
+from fixtures.scenario import HEALTHY_V1, HEALTHY_V2, AppVersion, Scenario, canary_rollout
 
 PAUSE_AT_25: list[dict[str, Any]] = [{"setWeight": 25}, {"pause": {}}]
 # A third revision: another pod template on an image tag the in-cluster backends build (v1 and v2 only).

@@ -25,7 +25,7 @@ def test_filtered_measures_canary_alone(labelling: Labelling, scenario: Scenario
     sc.given_rollout(canary_rollout(name, HEALTHY_V1, replicas, steps, sc.labels, **labelling.metadata()))
     sc.wait_healthy(name)
     sc.update(name, AppVersion("v2", FAULTY_ERROR_RATE))
-    run = sc.wait_analysis_run(("Successful", "Failed", "Error", "Inconclusive"))
+    run = sc.wait_analysis_run()
     filtered = measurement_values(run, "canary-error-ratio")
     unfiltered = measurement_values(run, "all-error-ratio")
     canary_share = 1 / replicas
@@ -50,7 +50,7 @@ def test_healthy_canary_passes(labelling: Labelling, scenario: Scenario) -> None
     sc.given_rollout(canary_rollout(name, HEALTHY_V1, 5, steps, sc.labels, **labelling.metadata()))
     sc.wait_healthy(name)
     sc.update(name, HEALTHY_V2)
-    run = sc.wait_analysis_run(("Successful", "Failed", "Error", "Inconclusive"))
+    run = sc.wait_analysis_run()
     values = measurement_values(run, "canary-error-ratio")
     for v in values:
         sc.evidence.measure("filtered canary error ratio (healthy)", v, "ratio", "ANA-3")
@@ -68,12 +68,8 @@ def test_no_canary_data_never_passes(labelling: Labelling, scenario: Scenario) -
     # canary filter selects nothing while the app's series exist.
     sc.given_rollout(canary_rollout(name, HEALTHY_V1, 2, [{"pause": {}}], sc.labels, **labelling.metadata()))
     sc.wait_healthy(name)
-    sc.kube.create_custom(sc.ns, {
-        "apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisRun",
-        "metadata": {"name": "no-canary-data", "labels": sc.labels},
-        "spec": {"args": sc.analysis_args(name, THRESHOLD), "metrics": tpl["spec"]["metrics"]},
-    })
-    run = sc.wait_analysis_run(("Successful", "Failed", "Error", "Inconclusive"), name="no-canary-data")
+    sc.given_analysis_run("no-canary-data", tpl, name, THRESHOLD)
+    run = sc.wait_analysis_run(name="no-canary-data")
     sc.evidence.notes.append(f"AnalysisRun phase {run['status']['phase']}: {run['status'].get('message')}")
     assert run["status"]["phase"] in ("Failed", "Error"), f"no canary data gave phase {run['status']['phase']}"
     stable = sc.promql(f'count(http_requests_total{{namespace="{sc.ns}",app="{name}"}})')

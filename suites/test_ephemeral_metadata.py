@@ -16,30 +16,30 @@ PROFILE = "ephemeral-metadata"
 
 
 @pytest.mark.conformance("LBL-2", "LBL-8", profile=PROFILE)
-def test_explicit_mid_update_labels(explicit_labelling: Labelling, scenario: Scenario) -> None:
+def test_explicit_mid_update_labels(labelling: Labelling, scenario: Scenario) -> None:
     """Explicit metadata labels the canary and stable sets mid-update, within the budget."""
-    checks.check_mid_update_labels(scenario, explicit_labelling.metadata())
+    checks.check_mid_update_labels(scenario, labelling.metadata())
 
 
 @pytest.mark.conformance("LBL-3", "LBL-8", profile=PROFILE)
-def test_explicit_promotion(explicit_labelling: Labelling, scenario: Scenario) -> None:
+def test_explicit_promotion(labelling: Labelling, scenario: Scenario) -> None:
     """Explicit metadata: promotion relabels the former canary pods stable in place."""
-    checks.check_promotion(scenario, explicit_labelling.metadata())
+    checks.check_promotion(scenario, labelling.metadata())
 
 
 @pytest.mark.conformance("LBL-4", "LBL-8", profile=PROFILE)
-def test_explicit_abort(explicit_labelling: Labelling, scenario: Scenario) -> None:
+def test_explicit_abort(labelling: Labelling, scenario: Scenario) -> None:
     """Explicit metadata: after an abort only stable labels remain on Ready pods."""
-    checks.check_abort(scenario, explicit_labelling.metadata())
+    checks.check_abort(scenario, labelling.metadata())
 
 
 @pytest.mark.conformance("LBL-5", profile=PROFILE)
-def test_explicit_new_pods(explicit_labelling: Labelling, scenario: Scenario) -> None:
+def test_explicit_new_pods(labelling: Labelling, scenario: Scenario) -> None:
     """Explicit metadata: replacement and scale-up pods carry their role from creation."""
-    checks.check_new_pods(scenario, explicit_labelling.metadata())
+    checks.check_new_pods(scenario, labelling.metadata())
 
 
 @pytest.mark.conformance("LBL-12", "LBL-8", profile=PROFILE)
-def test_explicit_superseded_canary(explicit_labelling: Labelling, scenario: Scenario) -> None:
+def test_explicit_superseded_canary(labelling: Labelling, scenario: Scenario) -> None:
     """Explicit metadata: a canary superseded by a newer update loses the key within the budget."""
-    checks.check_superseded_canary(scenario, explicit_labelling.metadata())
+    checks.check_superseded_canary(scenario, labelling.metadata())

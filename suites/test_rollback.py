@@ -9,10 +9,8 @@ import pytest
 
 from fixtures.backends import Backend
 from fixtures.config import SuiteConfig
-from fixtures.scenario import (HEALTHY_V1, AppVersion, Scenario, canary_rollout, measurement_values,
-                               pod_ready)
+from fixtures.scenario import HEALTHY_V1, AppVersion, Scenario, canary_rollout, measurement_values
 from fixtures.suite import Labelling
-from fixtures.wait import wait_until
 from suites.analysis import (FAULTY_ERROR_RATE, FILTERED, THRESHOLD, UNFILTERED, abort_budget, analysis_steps,
                              failed_measurement_values, record_timeline)
 
@@ -40,18 +38,11 @@ def faulty_canary_at_analysis(sc: Scenario, labelling: Labelling, backend: Backe
     sc.given_rollout(canary_rollout(name, HEALTHY_V1, REPLICAS, steps, sc.labels, **labelling.metadata()))
     sc.wait_healthy(name)
     sc.update(name, AppVersion("v2", FAULTY_ERROR_RATE))
-
-    def canary_ready() -> tuple[bool, object]:
-        roles = sc.roles(name)
-        pods = sc.pods(roles["canary"], name) if "canary" in roles else []
-        ready = [p.metadata.name for p in pods if pod_ready(p)]
-        return bool(ready), {"roles": roles, "ready": ready}
-
-    wait_until(f"a Ready canary pod of {sc.ns}/{name}", canary_ready, sc.t.pods_ready, interval=0.1)
+    roles = sc.wait_canary_ready(name)
     ready_at = time.monotonic()
     ready_wall = sc.evidence.mark("canary Ready")
     sc.evidence.deadlines[f"abort budget ends ({budget:.0f}s after canary Ready)"] = ready_wall + budget
-    return FaultyCanary(name, sc.roles(name), ready_at, budget, started)
+    return FaultyCanary(name, roles, ready_at, budget, started)
 
 
 @pytest.mark.conformance("RBK-1", "RBK-2", profile=PROFILE)
@@ -111,15 +102,9 @@ def test_unfiltered_analysis_misses_fault(labelling: Labelling, scenario: Scenar
     sc = scenario
     fc = faulty_canary_at_analysis(sc, labelling, backend, cfg, UNFILTERED)
     name, ready_at, budget = fc.name, fc.ready_at, fc.budget
-
-    def not_aborted() -> tuple[bool, object]:
-        st = sc.rollout(name).get("status", {})
-        return not st.get("abort"), {"phase": st.get("phase"), "abort": st.get("abort")}
-
     remaining = budget - (time.monotonic() - ready_at)
     # The verdict is "still not aborted once the whole budget has passed": hold for what remains of it.
-    wait_until(f"{sc.ns}/{name} not aborted for the {budget:.0f}s budget", not_aborted, remaining + 1.0,
-               hold=max(0.0, remaining))
+    sc.wait_not_aborted(name, remaining, f"not aborted for the {budget:.0f}s budget")
     sc.evidence.mark("budget elapsed, not aborted")
     sc.evidence.measure("time to abort, unfiltered", None, "s", "RBK-3", budget,
                         note=f"not aborted within {budget:.1f}s")

@@ -12,7 +12,8 @@ from fixtures.backends import Backend
 from fixtures.controller import STATUS_LABELS_FLAG
 from fixtures.local import build
 from fixtures.suite import require_controller_flags
-from fixtures.scenario import HEALTHY_V1, HEALTHY_V2, STATUS_KEY, Scenario, bluegreen_rollout, canary_rollout
+from fixtures.labels import STATUS_KEY
+from fixtures.scenario import HEALTHY_V1, HEALTHY_V2, Scenario, bluegreen_rollout, canary_rollout
 from suites import checks
 from suites.checks import PAUSE_AT_25
 
@@ -20,19 +21,8 @@ PROFILE = "status-labels"
 NO_METADATA: dict[str, object] = {}
 
 
-def carriers_of_key(sc: Scenario, name: str) -> list[str]:
-    """ReplicaSets (template) and pods of a Rollout that carry the status key at all, each named with the
-    value it carries (`ReplicaSet demo-5c5486ddd template: argo-rollouts-status=stable`)."""
-    found = []
-    for h, rs in sc.label_view(name).items():
-        if STATUS_KEY in rs["template_labels"]:
-            found.append(f"ReplicaSet {name}-{h} template: {STATUS_KEY}={rs['template']}")
-        found += [f"pod {n}: {STATUS_KEY}={p['label']}" for n, p in rs["pods"].items() if STATUS_KEY in p["labels"]]
-    return found
-
-
 def assert_no_carriers(sc: Scenario, name: str, why: str) -> None:
-    found = carriers_of_key(sc, name)
+    found = sc.key_carriers(name)
     assert not found, f"Rollout {sc.ns}/{name} ({why}): {'; '.join(found)}; want no {STATUS_KEY} key"
 
 
@@ -130,7 +120,7 @@ def test_user_metadata_kept_controller_wins(controller_with_flag: Backend, scena
         assert p["labels"].get("team") == "checkout", f"canary pod {pod} lost the user's label: {p['labels']}"
     for pod, p in view[roles["stable"]]["pods"].items():
         assert p["labels"].get("tier") == "gold", f"stable pod {pod} lost the user's label: {p['labels']}"
-    canary_pod = sc.kube.core.read_namespaced_pod(sorted(view[roles["canary"]]["pods"])[0], sc.ns)
+    canary_pod = sc.pod(sorted(view[roles["canary"]]["pods"])[0])
     assert (canary_pod.metadata.annotations or {}).get("note") == "canary", canary_pod.metadata.annotations
     spec = sc.rollout(name)["spec"]["strategy"]["canary"]
     assert spec["canaryMetadata"]["labels"][STATUS_KEY] == "stable", f"the controller rewrote the Rollout spec: {spec}"
@@ -215,23 +205,17 @@ def test_experiment_pods_unlabelled(controller_with_flag: Backend, scenario: Sce
     pods = sc.wait_experiment_pods_ready(experiment, {"baseline": 1, "candidate": 1})
     sc.evidence.mark(f"Experiment {experiment} pods Ready")
 
-    def carriers() -> list[str]:
-        return [f"Experiment {experiment} template {t} pod {p.metadata.name} has "
-                f"{STATUS_KEY}={(p.metadata.labels or {})[STATUS_KEY]}"
-                for t, ps in sc.experiment_pods(experiment).items() for p in ps
-                if STATUS_KEY in (p.metadata.labels or {})]
-
-    found = carriers()
+    found = sc.experiment_key_carriers(experiment)
     assert not found, f"{found}; want no {STATUS_KEY} key on Experiment pods (they belong to neither set)"
     for t, ps in pods.items():
-        rs = sc.kube.apps.read_namespaced_replica_set(f"{experiment}-{t}", sc.ns)
+        rs = sc.replica_set(f"{experiment}-{t}")
         tpl = rs.spec.template.metadata.labels or {}
         assert STATUS_KEY not in tpl, (f"Experiment ReplicaSet {experiment}-{t} template has "
                                        f"{STATUS_KEY}={tpl[STATUS_KEY]}; want no {STATUS_KEY} key")
     # And stays so: the controller does not label them later either.
     sc.wait_role_labels(name, {"canary": "canary", "stable": "stable"}, "status labels holding",
                         hold=sc.t.label_hold)
-    found = carriers()
+    found = sc.experiment_key_carriers(experiment)
     assert not found, f"{found}; want no {STATUS_KEY} key on Experiment pods (they belong to neither set)"
 
 

@@ -16,7 +16,7 @@ import yaml
 
 from fixtures.kube import Kube
 from fixtures.labels import INSTALL_LABEL, RUN_LABEL
-from fixtures.spec import PROFILES
+from fixtures.spec import PROFILES, profiles_in_mode
 from fixtures.timeouts import Timeouts
 from fixtures.wait import wait_until
 
@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 # The verdicts the local backend gives the pair (tests/test_conformance_pair.py holds it to the same).
 EXPECTED = {
     "reference-flag": {p: "success" for p in PROFILES},
-    "upstream-explicit": {p: ("unsupported" if p == "status-labels" else "success") for p in PROFILES},
+    "upstream-explicit": {p: ("success" if p in profiles_in_mode("explicit") else "unsupported") for p in PROFILES},
 }
 
 

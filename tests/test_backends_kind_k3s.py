@@ -38,7 +38,7 @@ from fixtures.backends.provider import ProviderError
 from fixtures.backends.registry import BACKENDS
 from fixtures.config import ConfigError, SuiteConfig
 from fixtures.local import build, versions
-from fixtures.image_names import REFERENCE_CONTROLLER_IMAGE, controller_image
+from fixtures.image_names import DEMO_APP_IMAGE, REFERENCE_CONTROLLER_IMAGE, controller_image
 
 REPO = Path(__file__).resolve().parents[1]
 NO_DAEMON = (False, "the Docker daemon does not answer (Cannot connect to the Docker daemon)")
@@ -184,8 +184,8 @@ def test_kind_load_is_kind_load_docker_image_as_pytest_kind_runs_it(tmp_path: Pa
     ran: list[list[str]] = []
     monkeypatch.setattr(pk.subprocess, "run", lambda argv, **kw: ran.append([str(a) for a in argv]))
     cluster = pk.KindCluster(provider.cluster_name, kind_path=Path(provider.kind), kubectl_path=tmp_path / "kubectl")
-    cluster.load_docker_image("rollouts-conformance/demo-app:v1")
-    assert ran == [provider.load_command("rollouts-conformance/demo-app:v1")]
+    cluster.load_docker_image(f"{DEMO_APP_IMAGE}:v1")
+    assert ran == [provider.load_command(f"{DEMO_APP_IMAGE}:v1")]
     assert ran[0][1:4] == ["load", "docker-image", "--name"]
 
 
@@ -210,8 +210,8 @@ def test_kind_load_image_makes_the_image_local_first(monkeypatch: pytest.MonkeyP
     provider._cluster = fake
     asked: list[str] = []
     monkeypatch.setattr(images, "ensure_local", lambda image, **kw: asked.append(image) or "built")
-    provider.load_image("rollouts-conformance/demo-app:v2")
-    assert asked == fake.loaded == ["rollouts-conformance/demo-app:v2"]
+    provider.load_image(f"{DEMO_APP_IMAGE}:v2")
+    assert asked == fake.loaded == [f"{DEMO_APP_IMAGE}:v2"]
 
     def refuse(image: str, **kw: Any) -> str:
         raise images.ImageError("no such image")
@@ -336,8 +336,8 @@ def test_k3s_image_choice() -> None:
 
 
 def test_k3s_load_is_docker_save_into_ctr_import() -> None:
-    save, load = K3sProvider().load_commands("rollouts-conformance/demo-app:v1", "abc123")
-    assert save == ["docker", "save", "rollouts-conformance/demo-app:v1"]
+    save, load = K3sProvider().load_commands(f"{DEMO_APP_IMAGE}:v1", "abc123")
+    assert save == ["docker", "save", f"{DEMO_APP_IMAGE}:v1"]
     assert load == ["docker", "exec", "-i", "abc123", "ctr", "-n", "k8s.io", "images", "import", "-"]
 
 
@@ -449,7 +449,7 @@ def test_kind_and_kubectl_are_artifacts_built_only_when_named() -> None:
 def test_demo_image_build_command() -> None:
     argv = images.builds()["demo"].argv()
     assert argv == ["docker", "build", "-f", str(REPO / "apps/demo/Dockerfile"),
-                    "-t", "rollouts-conformance/demo-app:v1", "-t", "rollouts-conformance/demo-app:v2",
+                    "-t", f"{DEMO_APP_IMAGE}:v1", "-t", f"{DEMO_APP_IMAGE}:v2",
                     str(REPO / "apps/demo")]
 
 
@@ -463,7 +463,7 @@ def test_reference_image_build_command() -> None:
 
 def test_demo_tags_cover_every_version_the_scenarios_deploy() -> None:
     used = set()
-    for path in [REPO / "fixtures" / "scenario.py", *sorted((REPO / "suites").glob("*.py"))]:
+    for path in [*sorted((REPO / "fixtures" / "scenario").glob("*.py")), *sorted((REPO / "suites").glob("*.py"))]:
         used |= set(re.findall(r'AppVersion\(\s*"([^"]+)"', path.read_text()))
     assert used and used <= set(images.DEMO_APP_TAGS), used
 
@@ -547,9 +547,9 @@ def test_ensure_local_present_built_or_pulled(monkeypatch: pytest.MonkeyPatch) -
     built: list[list[str] | None] = []
     monkeypatch.setattr(images, "build", lambda names=None, docker=None: built.append(list(names or [])) or [])
     fake_image_docker(monkeypatch, present=True)
-    assert images.ensure_local("rollouts-conformance/demo-app:v1", "docker") == "present"
+    assert images.ensure_local(f"{DEMO_APP_IMAGE}:v1", "docker") == "present"
     fake_image_docker(monkeypatch, present=False)
-    assert images.ensure_local("rollouts-conformance/demo-app:v2", "docker") == "built"
+    assert images.ensure_local(f"{DEMO_APP_IMAGE}:v2", "docker") == "built"
     assert images.ensure_local(images.reference_image_by_digest(), "docker") == "built"
     assert built == [["demo"], ["reference"]]
     calls = fake_image_docker(monkeypatch, present=False)

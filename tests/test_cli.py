@@ -19,7 +19,7 @@ import yaml
 from fixtures.local import versions
 from fixtures.report.model import EXIT_CLAIM_NOT_MET, EXIT_INFRASTRUCTURE, EXIT_OK, EXIT_USAGE
 from fixtures.spec import PROFILES, REQUIREMENTS
-from scripts.cli import suite_tests
+from scripts.cli import GENERATED_BEGIN, GENERATED_END, catalogue_markdown, generated_part, suite_tests
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((REPO / "submissions").glob("*/*/*-report.yaml"))
@@ -61,6 +61,34 @@ def test_list_reads_the_suites_markers() -> None:
     collected = {line.split("::")[-1].removeprefix("test_").split("[")[0] for line in res.stdout.splitlines()
                  if "::" in line}
     assert collected == {t.name for t in suite_tests()}
+
+
+REGENERATE = "python -m scripts.cli list --format markdown --update docs/requirements.md"
+
+
+def test_requirements_doc_is_current() -> None:
+    """docs/requirements.md's tables are generated from fixtures/spec.py and the suites' markers."""
+    doc = REPO / "docs" / "requirements.md"
+    part = generated_part(doc.read_text())
+    assert part is not None, f"{doc} lost its generated part's markers; put them back and run `{REGENERATE}`"
+    assert part == catalogue_markdown(), f"{doc} is stale: regenerate its tables with `{REGENERATE}`"
+    assert REGENERATE in GENERATED_BEGIN
+
+
+def test_list_markdown_prints_and_updates_the_generated_part(tmp_path: Path) -> None:
+    res = cli("list", "--format", "markdown")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == catalogue_markdown()
+    for rid in REQUIREMENTS:
+        assert f"| {rid} |" in res.stdout
+    doc = tmp_path / "doc.md"
+    doc.write_text(f"# title\n\n{GENERATED_BEGIN}\nold table\n{GENERATED_END}\n\nprose kept\n")
+    res = cli("list", "--format", "markdown", "--update", str(doc))
+    assert res.returncode == EXIT_OK, res.stderr
+    assert doc.read_text() == f"# title\n\n{GENERATED_BEGIN}\n{catalogue_markdown()}{GENERATED_END}\n\nprose kept\n"
+    (tmp_path / "bare.md").write_text("no markers\n")
+    res = cli("list", "--format", "markdown", "--update", str(tmp_path / "bare.md"))
+    assert res.returncode == EXIT_USAGE and "has no generated part" in res.stderr, res.stderr
 
 
 def test_version_names_the_pins() -> None:

@@ -21,12 +21,12 @@ import yaml
 from fixtures.report.aggregate import verdict
 from fixtures.report.model import EXIT_CLAIM_NOT_MET, EXIT_OK
 from fixtures.report.schema import schema_problems
-from fixtures.spec import PROFILES
+from fixtures.spec import PROFILES, profiles_in_mode
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.local_backend
 ALL = list(PROFILES)
-WITHOUT_FLAG = [p for p in PROFILES if p != "status-labels"]
+WITHOUT_FLAG = profiles_in_mode("explicit")
 
 
 def report(report_dir: Path, run: str) -> dict:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fixtures.scenario import STATUS_KEY, _compact, describe_status_label, key_carriers, label_problems, near_miss_keys
+from fixtures.labels import STATUS_KEY
+from fixtures.scenario.views import compact_view, describe_status_label, key_carriers, label_problems, near_miss_keys
 
 
 def rs_view(template: dict[str, str], pods: dict[str, dict[str, str]], fully_labeled: int = 1) -> dict[str, Any]:
@@ -34,7 +35,7 @@ def test_label_problems_name_object_want_and_seen() -> None:
         f"pod p1: want {STATUS_KEY}=canary, has no {STATUS_KEY} (near miss: argo_rollouts_status=canary)",
         "ReplicaSet app-def: not found (ReplicaSets: ['abc'])",
     ]
-    assert _compact(view)["abc"]["pods"] == {"p1": f"no {STATUS_KEY} (near miss: argo_rollouts_status=canary)",
+    assert compact_view(view)["abc"]["pods"] == {"p1": f"no {STATUS_KEY} (near miss: argo_rollouts_status=canary)",
                                              "p2": f"{STATUS_KEY}=canary"}
 
 

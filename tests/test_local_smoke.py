@@ -8,7 +8,8 @@ import pytest
 
 from fixtures.backends.local import LocalBackend
 from fixtures.evidence import Evidence
-from fixtures.scenario import HEALTHY_V1, HEALTHY_V2, HASH_KEY, Scenario, canary_rollout
+from fixtures.labels import HASH_KEY, RUN_LABEL
+from fixtures.scenario import HEALTHY_V1, HEALTHY_V2, Scenario, canary_rollout
 from fixtures.wait import wait_until
 
 pytestmark = pytest.mark.local_backend
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.local_backend
 def test_canary_update_promote_and_scrape(local_backend: LocalBackend) -> None:
     be = local_backend
     ns = f"smoke-{int(time.time())}"
-    labels = {"rollouts-conformance/run": "smoke"}
+    labels = {RUN_LABEL: "smoke"}
     be.kube.create_namespace(ns, labels)
     sc = Scenario(be.kube, be.prometheus, ns, be.timeouts, Evidence(), labels, be.prometheus_url_for_cluster)
     try:

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fixtures.scenario import STATUS_KEY
+from fixtures.labels import STATUS_KEY
 from fixtures.local.build import build_controller_variant
 from fixtures.report.model import EXIT_CLAIM_NOT_MET
 from scripts.cli import suite_tests

@@ -9,7 +9,9 @@ import pytest
 import requests
 
 from fixtures.backends.local import LocalBackend
-from fixtures.scenario import DEMO_IMAGE, pod_ready
+from fixtures.image_names import DEMO_APP_IMAGE
+from fixtures.labels import RUN_LABEL
+from fixtures.scenario import pod_ready
 from fixtures.wait import wait_until
 
 pytestmark = pytest.mark.local_backend
@@ -18,12 +20,12 @@ pytestmark = pytest.mark.local_backend
 @pytest.fixture
 def ns(local_backend: LocalBackend) -> Iterator[str]:
     name = f"agent-{int(time.time() * 1000) % 10**8}"
-    local_backend.kube.create_namespace(name, {"rollouts-conformance/run": "node-agent-test"})
+    local_backend.kube.create_namespace(name, {RUN_LABEL: "node-agent-test"})
     yield name
     local_backend.kube.delete_namespace(name)
 
 
-def demo_pod(name: str, env: dict[str, str], image: str = f"{DEMO_IMAGE}:v1") -> dict[str, Any]:
+def demo_pod(name: str, env: dict[str, str], image: str = f"{DEMO_APP_IMAGE}:v1") -> dict[str, Any]:
     return {"metadata": {"name": name, "labels": {"app": name}},
             "spec": {"terminationGracePeriodSeconds": 2, "containers": [{
                 "name": "app", "image": image, "ports": [{"name": "http", "containerPort": 8080}],

@@ -20,18 +20,20 @@ import pytest
 from kubernetes.client.rest import ApiException
 
 from fixtures.backends.local import LocalBackend
-from fixtures.scenario import DEMO_IMAGE, pod_ready
+from fixtures.image_names import DEMO_APP_IMAGE
+from fixtures.labels import RUN_LABEL
+from fixtures.scenario import pod_ready
 from fixtures.wait import wait_until
 
 pytestmark = pytest.mark.local_backend
 
-IMAGE = f"{DEMO_IMAGE}:v1"
+IMAGE = f"{DEMO_APP_IMAGE}:v1"
 
 
 @pytest.fixture
 def ns(local_backend: LocalBackend) -> Iterator[str]:
     name = f"kubelet-{int(time.time() * 1000) % 10**8}"
-    local_backend.kube.create_namespace(name, {"rollouts-conformance/run": "node-agent-test"})
+    local_backend.kube.create_namespace(name, {RUN_LABEL: "node-agent-test"})
     yield name
     local_backend.kube.delete_namespace(name)
 

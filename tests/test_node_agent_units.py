@@ -4,13 +4,14 @@ from types import SimpleNamespace
 
 import pytest
 
+from fixtures.image_names import DEMO_APP_IMAGE
 from fixtures.local.node_agent import IPAllocator, image_repository
 from fixtures.local.podspec import expand, field_ref_value
 
 
 @pytest.mark.parametrize(("image", "repo"), [
-    ("rollouts-conformance/demo-app:v2", "rollouts-conformance/demo-app"),
-    ("rollouts-conformance/demo-app", "rollouts-conformance/demo-app"),
+    (f"{DEMO_APP_IMAGE}:v2", DEMO_APP_IMAGE),
+    (DEMO_APP_IMAGE, DEMO_APP_IMAGE),
     ("localhost:5000/demo-app:v1", "localhost:5000/demo-app"),
     ("reg.example:5000/a/b@sha256:abc", "reg.example:5000/a/b"),
 ])
