@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -29,6 +30,9 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+# A ReplicaSet's pod-template hash in a measurement's name ("recording 6587b6fbb8 as stable"): it differs per
+# round (the run's id is among the template's labels), so it is folded for the names to line up.
+TEMPLATE_HASH = re.compile(r"\b(?=[0-9a-f]*\d)[0-9a-f]{8,10}\b")
 
 
 @dataclass
@@ -68,7 +72,7 @@ def read_round(index: int, exit_code: int, seconds: float, folder: Path) -> Roun
                     rnd.failed.append(f"{run['run']}/{test['name']}: {test.get('message', '')[:300]}")
                 for m in test.get("measurements", []) or []:
                     if isinstance(m.get("value"), (int, float)):
-                        key = f"{run['run']}: {m['name']} ({m.get('unit', '')})"
+                        key = f"{run['run']}: {TEMPLATE_HASH.sub('<hash>', m['name'])} ({m.get('unit', '')})"
                         rnd.measurements.setdefault(key, []).append(float(m["value"]))
     if not runs:
         rnd.verdicts["(no summary)"] = {"driver": f"exit {exit_code}, no summary.json in {folder}"}

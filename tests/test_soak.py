@@ -19,7 +19,8 @@ def write_round(folder: Path, promotion: str, took: float, seconds: float) -> No
         {"name": "status-labels", "result": "success" if promotion == "passed" else "failure", "tests": [
             {"name": "promotion_relabels_in_place", "outcome": promotion, "message": "timed out",
              "measurements": [{"name": "label convergence after promotion", "value": took, "unit": "s"}]},
-            {"name": "labels_without_metadata", "outcome": "passed", "measurements": []}]}]}))
+            {"name": "labels_without_metadata", "outcome": "passed", "measurements": [
+                {"name": f"wait: promote recording {seconds:x}bbf8d as stable", "value": 1.0, "unit": "s"}]}]}]}))
 
 
 def test_rounds_that_differ_are_named_and_measurements_spread(tmp_path: Path) -> None:
@@ -33,6 +34,8 @@ def test_rounds_that_differ_are_named_and_measurements_spread(tmp_path: Path) ->
     s = spread(rounds)
     assert s["reference-flag: label convergence after promotion (s)"] == {"n": 2, "min": 4.5, "median": 7.0, "max": 9.5}
     assert s["reference-flag: run time (s)"]["max"] == 300
+    # Per-round ReplicaSet hashes in a measurement's name are folded, so the rounds line up.
+    assert s["reference-flag: wait: promote recording <hash> as stable (s)"]["n"] == 2
     text = render(rounds, diffs, s)
     assert "| 2 | 1 | 301 s | reference-flag: status-labels=failure |" in text
 
