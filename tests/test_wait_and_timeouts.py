@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 
 import pytest
 
@@ -64,6 +65,21 @@ def test_hold_requires_consecutive_good_observations() -> None:
     res = wait_until("stable", lambda: (next(seq), None), timeout=5, interval=0.02, hold=0.1)
     assert res.elapsed >= 0.1
     assert res.met_after <= res.elapsed
+
+
+def test_hold_is_watched_on_top_of_the_budget() -> None:
+    """Met just inside the timeout and held: passes (the hold does not shorten a budget such as LBL-8's)."""
+    t0 = time.monotonic()
+    res = wait_until("late but stable", lambda: (time.monotonic() - t0 >= 0.25, None), timeout=0.3, interval=0.02,
+                     hold=0.2)
+    assert 0.2 <= res.met_after <= 0.3 and res.elapsed >= res.met_after + 0.2
+
+
+def test_state_breaking_during_the_hold_after_the_deadline_times_out() -> None:
+    t0 = time.monotonic()
+    with pytest.raises(WaitTimeout, match="flapping"):
+        wait_until("flapping", lambda: (0.25 <= time.monotonic() - t0 < 0.35, None), timeout=0.3, interval=0.02,
+                   hold=0.2)
 
 
 def test_timeouts_overrides_and_errors() -> None:
