@@ -236,52 +236,57 @@ def assert_listeners_on_loopback(run: Run) -> None:
     assert len(run.seen.listeners) > len(controller), "no loopback listener seen (apiserver, etcd, pods ...)"
 
 
+def stop_at(run: Run, what: str, condition: Callable[[], bool], sig: int = signal.SIGINT,
+            checks_while_running: Callable[[Run], object] | None = None) -> dict:
+    """Wait for `condition`, send `sig`, and check what is left; returns the report."""
+    run.wait_for(what, condition)
+    if checks_while_running is not None:
+        checks_while_running(run)  # the run goes on meanwhile: checks of seconds, not of minutes
+    run.send(sig)
+    code = run.wait_exit()
+    assert code == (-signal.SIGKILL if sig == signal.SIGKILL else pytest.ExitCode.INTERRUPTED), run.output()
+    # After SIGKILL nothing but the kernel cleans up: each process gets its parent-death signal. The cluster
+    # folder (0700) stays, nobody being left to remove it (the fixture's clean-up does).
+    assert_nothing_left(run, files_removed=sig != signal.SIGKILL)
+    return report_of(run)
+
+
 # ---- SIGINT at four points --------------------------------------------------------------------
 def test_sigint_during_cluster_start(run_of: Callable[[str], Run]) -> None:
     run = run_of(QUICK_TEST)
     # etcd answered: kube-apiserver is being started (the cluster is half up).
-    run.wait_for("etcd up, kube-apiserver starting", run.line(r"waited \S+ for etcd healthy"))
-    run.send(signal.SIGINT)
-    assert run.wait_exit() == pytest.ExitCode.INTERRUPTED, run.output()
-    assert_nothing_left(run)
-    assert_interrupted(report_of(run), QUICK_TEST, ("setup",), "SIGINT")
+    doc = stop_at(run, "etcd up, kube-apiserver starting", run.line(r"waited \S+ for etcd healthy"))
+    assert_interrupted(doc, QUICK_TEST, ("setup",), "SIGINT")
 
 
 def test_sigint_during_controller_start(run_of: Callable[[str], Run]) -> None:
     run = run_of(QUICK_TEST)
     # The controller's log file is opened just before its process starts; then the suite waits for its healthz.
-    run.wait_for("the rollouts controller starting", run.file_in_cluster("logs/rollouts-controller-1.log"))
-    run.send(signal.SIGINT)
-    assert run.wait_exit() == pytest.ExitCode.INTERRUPTED, run.output()
-    assert_nothing_left(run)
-    assert_interrupted(report_of(run), QUICK_TEST, ("setup",), "SIGINT")
+    doc = stop_at(run, "the rollouts controller starting", run.file_in_cluster("logs/rollouts-controller-1.log"))
+    assert_interrupted(doc, QUICK_TEST, ("setup",), "SIGINT")
 
 
 def test_sigint_inside_a_wait_and_what_a_running_cluster_exposes(run_of: Callable[[str], Run]) -> None:
     run = run_of(WAITING_TEST)
+    seen: dict[str, str] = {}
+
+    def exposed(r: Run) -> None:
+        seen["token"] = assert_private(r)
+        assert_listeners_on_loopback(r)
+
     # The wait helper's progress line: the test is 10 s into its wait for the AnalysisRun.
-    run.wait_for("a test inside a wait", run.line(r"still waiting for AnalysisRun"))
-    run.send(signal.SIGINT)
-    # Seen while it ran (the processes are looked at on every round of the wait above and once after it).
-    token = assert_private(run)
-    assert_listeners_on_loopback(run)
-    assert run.wait_exit() == pytest.ExitCode.INTERRUPTED, run.output()
-    assert_nothing_left(run)
-    doc = report_of(run)
+    doc = stop_at(run, "a test inside a wait", run.line(r"still waiting for AnalysisRun"),
+                  checks_while_running=exposed)
     assert_interrupted(doc, WAITING_FIRST, ("call",), "SIGINT")
     assert "interrupted during its call" in outcomes(doc)[WAITING_FIRST]["message"]
     second = outcomes(doc)[WAITING_SECOND]
     assert second["outcome"] == INTERRUPTED and second["message"].startswith("not run"), second
-    assert secrets_in(run.run_dir, [token]) == []
+    assert secrets_in(run.run_dir, [seen["token"]]) == []
 
 
 def test_sigint_while_the_report_is_written(run_of: Callable[[str], Run]) -> None:
     run = run_of(QUICK_TEST)
-    run.wait_for("the final report being written", run.line(r"\[conformance\] writing the report"))
-    run.send(signal.SIGINT)
-    assert run.wait_exit() == pytest.ExitCode.INTERRUPTED, run.output()
-    assert_nothing_left(run)
-    doc = report_of(run)
+    doc = stop_at(run, "the final report being written", run.line(r"\[conformance\] writing the report"))
     # The signal waited for the report: complete, the test's own outcome, not interrupted.
     assert "interrupted" not in doc["summary"], doc["summary"]
     assert outcomes(doc)[QUICK_TEST]["outcome"] == PASSED, outcomes(doc)[QUICK_TEST]
@@ -289,26 +294,19 @@ def test_sigint_while_the_report_is_written(run_of: Callable[[str], Run]) -> Non
 
 
 # ---- SIGTERM and kill -9 inside a test ----------------------------------------------------------
+# Its pods run (the Rollout became Healthy): the node agent has containers to stop.
+PODS_RUNNING = r"waited \S+ for Rollout \S+ Healthy"
+
+
 def test_sigterm_inside_a_test(run_of: Callable[[str], Run]) -> None:
     run = run_of(WAITING_TEST)
-    # Its pods run (the Rollout became Healthy): the node agent has containers to stop.
-    run.wait_for("a test with running pods", run.line(r"waited \S+ for Rollout \S+ Healthy"))
-    run.send(signal.SIGTERM)
-    assert run.wait_exit() == pytest.ExitCode.INTERRUPTED, run.output()
-    assert_nothing_left(run)
-    assert_interrupted(report_of(run), WAITING_FIRST, ("call",), "SIGTERM")
+    doc = stop_at(run, "a test with running pods", run.line(PODS_RUNNING), signal.SIGTERM)
+    assert_interrupted(doc, WAITING_FIRST, ("call",), "SIGTERM")
 
 
 def test_kill_9_inside_a_test(run_of: Callable[[str], Run]) -> None:
     run = run_of(WAITING_TEST)
-    run.wait_for("a test with running pods", run.line(r"waited \S+ for Rollout \S+ Healthy"))
-    pods = [p for p in run.seen.processes.values() if "apps/demo/app.py" in p.argv]
-    run.send(signal.SIGKILL)
-    assert run.wait_exit() == -signal.SIGKILL
-    # Nothing can clean up after SIGKILL but the kernel: each process gets its parent-death signal.
-    # The cluster folder (0700) stays: nobody is left to remove it (fixture clean-up does).
-    assert_nothing_left(run, files_removed=False)
-    assert pods, "no pod process (the demo app) was seen before the kill"
+    doc = stop_at(run, "a test with running pods", run.line(PODS_RUNNING), signal.SIGKILL)
+    assert any("apps/demo/app.py" in p.argv for p in run.seen.processes.values()), "no pod process seen"
     # The checkpoint written when the test started: whole, and saying the run did not finish.
-    doc = report_of(run)
     assert_interrupted(doc, WAITING_FIRST, ("setup",), CHECKPOINT_REASON)
