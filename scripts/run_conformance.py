@@ -34,8 +34,10 @@ from typing import NoReturn
 
 import yaml
 
+from fixtures.local.process import die_with_parent
 from fixtures.report.aggregate import verdict
 from fixtures.report.model import EXIT_CLAIM_NOT_MET, EXIT_INFRASTRUCTURE, EXIT_OK, EXIT_USAGE, worst_exit
+from fixtures.report.writers import atomic_write
 from fixtures.spec import LABELLING_MODES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -134,8 +136,10 @@ def pytest_command(impl: str, mode: str, run_dir: Path, report_dir: Path, pytest
 def stream(cmd: list[str], cwd: Path) -> tuple[int, list[str]]:
     """Run `cmd`, passing its output through as it comes; return its exit code and its lines."""
     lines: collections.deque[str] = collections.deque(maxlen=4000)
+    # The pytest run dies with the driver (SIGTERM on the driver's death, kill -9 included): pytest takes it as
+    # Ctrl-C and tears its cluster down, marking its report interrupted.
     with subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          bufsize=1) as proc:
+                          bufsize=1, preexec_fn=die_with_parent) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:
             sys.stdout.write(line)
@@ -229,9 +233,9 @@ def main(argv: list[str] | None = None) -> int:
                 lines_out.append(f"  html: {page}")
     code = worst_exit([r.exit for r in results])
     summary = "\n".join(lines_out)
-    (report_dir / "summary.txt").write_text(summary + "\n")
-    (report_dir / "summary.json").write_text(json.dumps({"exit": code, "runs": [asdict(r) for r in results]},
-                                                        indent=1) + "\n")
+    atomic_write(report_dir / "summary.txt", summary + "\n")
+    atomic_write(report_dir / "summary.json", json.dumps({"exit": code, "runs": [asdict(r) for r in results]},
+                                                         indent=1) + "\n")
     print("\n=== summary ===\n" + summary + f"\nexit {code}", flush=True)
     for r in results:
         if r.exit != EXIT_OK:
