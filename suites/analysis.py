@@ -9,7 +9,11 @@ from typing import Any
 from fixtures.labels import STATUS_SERIES_LABEL
 from fixtures.scenario import Scenario
 
+# The shipped filtered template waits for the canary's data; its conservative variant waits a fixed 10 s
+# (initialDelay), like the unfiltered twin, which cannot tell the canary's data from the stable pods' and so
+# cannot wait for it.
 FILTERED = "error-ratio-canary.yaml"
+FILTERED_CONSERVATIVE = "error-ratio-canary-conservative.yaml"
 UNFILTERED = "error-ratio-all.yaml"
 THRESHOLD = 0.1
 # A faulty canary whose errors a 1-in-5 canary share dilutes below THRESHOLD:
@@ -25,7 +29,8 @@ def seconds(duration: str) -> float:
 
 
 def abort_budget(template: dict[str, Any], scrape_interval: float, slack: float) -> float:
-    """SPEC RBK-1: initialDelay + (failureLimit + 1) x interval + 2 x scrape interval + slack."""
+    """SPEC RBK-1: initialDelay + (failureLimit + 1) x interval + 2 x scrape interval + slack, of the template's
+    judging metric (its first; the fast template's second metric only guards against no data, SPEC ANA-4)."""
     metric = template["spec"]["metrics"][0]
     return (seconds(metric.get("initialDelay", "0s")) + (int(metric.get("failureLimit", 0)) + 1)
             * seconds(metric["interval"]) + 2 * scrape_interval + slack)
@@ -43,6 +48,53 @@ def error_ratio_query(sc: Scenario, app: str, role: str | None, window: str = "5
     sel = f'namespace="{sc.ns}",app="{app}"' + (f',{STATUS_SERIES_LABEL}="{role}"' if role else "")
     return (f'sum(rate(http_requests_total{{{sel},code=~"5.."}}[{window}])) / '
             f'sum(rate(http_requests_total{{{sel}}}[{window}]))')
+
+
+def judged_values(run: dict[str, Any], metric: str) -> list[float | None]:
+    """The values of `metric`'s measurements that were judged (Successful or Failed), in order: the fast
+    template leaves "no canary data yet" Inconclusive, and those say nothing about the canary's ratio."""
+    values: list[float | None] = []
+    for result in run.get("status", {}).get("metricResults", []) or []:
+        if result.get("name") != metric:
+            continue
+        for m in result.get("measurements", []) or []:
+            if m.get("phase") in ("Successful", "Failed"):
+                raw = str(m.get("value", "")).strip("[] ")
+                values.append(float(raw.split(",")[0]) if raw else None)
+    return values
+
+
+def canary_samples_at(sc: Scenario, app: str, since: float) -> list[float]:
+    """Wall times at which Prometheus holds its first and second sample of a canary series of `app` (the
+    earliest canary pod series; scrape timestamps), from the raw samples since `since`; fewer if it has fewer.
+    Issue 10's physical bound on a time to abort is the second of them plus one analysis interval: rate()
+    needs two samples, and the analysis looks once per interval."""
+    window = max(1, int(time.time() - since) + 2)
+    q = f'http_requests_total{{namespace="{sc.ns}",app="{app}",{STATUS_SERIES_LABEL}="canary"}}[{window}s]'
+    result = sc.prom.query(q)
+    firsts = sorted((sorted(float(t) for t, _ in r["values"])[:2] for r in result if r.get("values")),
+                    key=lambda ts: ts[-1] if len(ts) == 2 else float("inf"))
+    sc.evidence.query(q, f"{len(result)} series; first samples {firsts[:1]}")
+    return firsts[0] if firsts else []
+
+
+def record_physical_bound(sc: Scenario, app: str, ready_wall: float, interval: float,
+                          took: float | None) -> float | None:
+    """Measure issue 10's physical bound (the canary's second sample in Prometheus, plus one analysis interval,
+    from canary Ready) beside the time to abort, and their ratio; returns the bound."""
+    samples = canary_samples_at(sc, app, ready_wall - 30)
+    if samples:
+        sc.evidence.measure("first canary sample after Ready", round(samples[0] - ready_wall, 2), "s")
+    if len(samples) < 2:
+        sc.evidence.measure("physical bound (2nd canary sample + 1 interval)", None, "s",
+                            note=f"Prometheus holds {len(samples)} canary sample(s)")
+        return None
+    bound = samples[1] - ready_wall + interval
+    sc.evidence.measure("physical bound (2nd canary sample + 1 interval)", round(bound, 2), "s",
+                        note=f"2nd sample {samples[1] - ready_wall:.2f}s after Ready, interval {interval:g}s")
+    if took is not None and bound > 0:
+        sc.evidence.measure("time to abort / physical bound", round(took / bound, 2), "ratio")
+    return bound
 
 
 def failed_measurement_values(run: dict[str, Any], metric: str) -> list[float | None]:

@@ -7,7 +7,7 @@ import pytest
 from fixtures.config import SuiteConfig
 from fixtures.scenario import HEALTHY_V1, HEALTHY_V2, AppVersion, Scenario, canary_rollout, measurement_values
 from fixtures.suite import Labelling
-from suites.analysis import FAULTY_ERROR_RATE, FILTERED, THRESHOLD, UNFILTERED, analysis_steps
+from suites.analysis import FAULTY_ERROR_RATE, FILTERED, THRESHOLD, UNFILTERED, analysis_steps, judged_values
 
 PROFILE = "analysis"
 
@@ -26,7 +26,9 @@ def test_filtered_measures_canary_alone(labelling: Labelling, scenario: Scenario
     sc.wait_healthy(name)
     sc.update(name, AppVersion("v2", FAULTY_ERROR_RATE))
     run = sc.wait_analysis_run()
-    filtered = measurement_values(run, "canary-error-ratio")
+    # The filtered template leaves "no canary data yet" Inconclusive and judges once the canary has data:
+    # the judged measurements are the ones that must hold the canary's ratio.
+    filtered = judged_values(run, "canary-error-ratio")
     unfiltered = measurement_values(run, "all-error-ratio")
     canary_share = 1 / replicas
     for v in filtered:
@@ -51,7 +53,7 @@ def test_healthy_canary_passes(labelling: Labelling, scenario: Scenario) -> None
     sc.wait_healthy(name)
     sc.update(name, HEALTHY_V2)
     run = sc.wait_analysis_run()
-    values = measurement_values(run, "canary-error-ratio")
+    values = judged_values(run, "canary-error-ratio")
     for v in values:
         sc.evidence.measure("filtered canary error ratio (healthy)", v, "ratio", "ANA-3")
     assert run["status"]["phase"] == "Successful", f"healthy canary's analysis ended {run['status'].get('phase')}: {run['status'].get('message')} {values}"

@@ -12,6 +12,7 @@ from typing import Iterator
 import pytest
 import requests
 
+from apps.demo.app import Metrics
 from fixtures.local.process import free_port
 from fixtures.wait import wait_until
 
@@ -48,6 +49,17 @@ def test_error_ratio_is_exact_over_whole_periods(faulty_app: str) -> None:
     assert codes.count(500) == 20
     assert counts(faulty_app) == {"200": 30, "500": 20}
     assert 'demo_app_info{version="v9",error_rate="0.4"} 1' in requests.get(faulty_app + "/metrics", timeout=2).text
+
+
+@pytest.mark.parametrize("rate", [0.05, 0.1, 0.2, 0.4, 0.8, 1.0])
+def test_errors_spread_within_half_a_request(rate: float) -> None:
+    # The fast analysis template judges a canary after 20 requests: its ratio must be within the ANA-1
+    # tolerance (0.03) by then, and 0.5/N <= 0.025 is what rounding the spread gives.
+    m = Metrics(rate)
+    errors = 0
+    for n in range(1, 501):
+        errors += m.next_is_error()
+        assert abs(errors - n * rate) <= 0.5 + 1e-9, (rate, n, errors)
 
 
 def test_self_generated_load_counts_requests() -> None:

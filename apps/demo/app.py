@@ -11,10 +11,12 @@ how a version behaves:
   APP_VERSION   reported in `demo_app_info`; default "dev"
   CRASH_AFTER_S exit with code 3 this many seconds after start (a crash fault); default never
 
-Errors are spread deterministically (request n fails when floor((n+1)*rate)
-exceeds floor(n*rate)), so every pod's error ratio is exactly ERROR_RATE over
-any whole number of 1/rate requests; with the self-generated load each pod's
-traffic is known without a Service or an external load generator.
+Errors are spread deterministically and as evenly as counts allow (request n
+fails when floor((n+1)*rate + 1/2) exceeds floor(n*rate + 1/2)): after N
+requests a pod has answered round(N*rate) errors, so its error ratio is
+exactly ERROR_RATE over any whole number of 1/rate requests and within 0.5/N
+of it after any N; with the self-generated load each pod's traffic is known
+without a Service or an external load generator.
 
 `/metrics` serves the Prometheus text format: `http_requests_total{code}`, a
 latency histogram and `demo_app_info`. `/healthz` answers 200 (a faulty
@@ -64,7 +66,7 @@ class Metrics:
         with self.lock:
             n = self.served
             self.served += 1
-        return math.floor((n + 1) * self.error_rate) > math.floor(n * self.error_rate)
+        return math.floor((n + 1) * self.error_rate + 0.5) > math.floor(n * self.error_rate + 0.5)
 
     def observe(self, code: int, seconds: float) -> None:
         with self.lock:
