@@ -9,7 +9,9 @@ of `share` pods with step analysis, updated to a version whose canary pod
 fails that ratio of requests. The benchmark records, from the moment the
 canary pod is Ready, the time to the Failed AnalysisRun and to the abort (or
 "not aborted within N s", N = twice the template's SPEC RBK-1 abort budget),
-and the ratio the analysis measured beside the true one.
+the ratio the analysis measured beside the true one, and the physical bound
+(Prometheus' second sample of the canary, plus one analysis interval) with the
+time to abort over it.
 
 Points run side by side in one cluster (each in its own namespace); output in
 `--out`: results.csv, results.md (the table) and dilution.png (time to abort
@@ -41,7 +43,7 @@ from fixtures.scenario import HEALTHY_V1, AppVersion, Scenario, canary_rollout, 
 from fixtures.timeouts import Timeouts
 from fixtures.wait import WaitTimeout, wait_until
 from suites import TEMPLATES_DIR
-from suites.analysis import FILTERED, THRESHOLD, UNFILTERED, abort_budget, analysis_steps
+from suites.analysis import FILTERED, THRESHOLD, UNFILTERED, abort_budget, analysis_steps, canary_samples_at, seconds
 
 log = logging.getLogger("bench")
 REPO = Path(__file__).resolve().parents[1]
@@ -72,6 +74,8 @@ class Result:
     measured_ratio: float | None
     true_ratio: float  # what the query should see: the canary's ratio, or diluted over all pods
     cap_s: float
+    bound_s: float | None = None  # Prometheus' 2nd canary sample + one analysis interval, from canary Ready
+    abort_over_bound: float | None = None
 
 
 def run_point(backend: LocalBackend, point: Point, run_id: str, index: int) -> Result:
@@ -96,7 +100,7 @@ def run_point(backend: LocalBackend, point: Point, run_id: str, index: int) -> R
         sc.update(APP, AppVersion("v2", point.error_ratio))
         roles = sc.wait_role_change(APP, "canary")
         sc.wait_pods_ready(APP, roles["canary"], 1)
-        ready_at = time.monotonic()
+        ready_at, ready_wall = time.monotonic(), time.time()
         seen: dict[str, float] = {}
 
         def decided() -> tuple[bool, Any]:
@@ -119,6 +123,11 @@ def run_point(backend: LocalBackend, point: Point, run_id: str, index: int) -> R
         runs = sc.analysis_runs()
         values = [v for v in measurement_values(runs[-1], metric) if v is not None] if runs else []
         result.measured_ratio = round(values[-1], 4) if values else None
+        samples = canary_samples_at(sc, APP, ready_wall - 30)
+        if len(samples) == 2:
+            result.bound_s = round(samples[1] - ready_wall + seconds(template["spec"]["metrics"][0]["interval"]), 2)
+            if result.time_to_abort_s is not None and result.bound_s > 0:
+                result.abort_over_bound = round(result.time_to_abort_s / result.bound_s, 2)
     except Exception as exc:  # noqa: BLE001 - one broken point is reported, the grid goes on
         result.outcome = f"error: {str(exc).splitlines()[0][:200]}"
     finally:
@@ -157,6 +166,8 @@ def summary_rows(results: list[Result]) -> list[dict[str, Any]]:
                      "aborted": len(aborted), "abort_s": median_or_none([r.time_to_abort_s for r in aborted]),
                      "failed_s": median_or_none([r.time_to_failed_s for r in rs]),
                      "measured": median_or_none([r.measured_ratio for r in rs]),
+                     "bound_s": median_or_none([r.bound_s for r in rs]),
+                     "over_bound": median_or_none([r.abort_over_bound for r in aborted]),
                      "true": rs[0].true_ratio, "cap": rs[0].cap_s,
                      "other": sorted({r.outcome for r in rs if r.outcome not in ("aborted",)})})
     return rows
@@ -164,14 +175,19 @@ def summary_rows(results: list[Result]) -> list[dict[str, Any]]:
 
 def write_markdown(results: list[Result], path: Path, wall: float) -> None:
     lines = [f"# Dilution benchmark ({len(results)} runs, {wall:.0f} s wall time)", "",
-             f"Threshold {THRESHOLD}; times from the canary pod Ready; medians over repetitions.", "",
+             f"Threshold {THRESHOLD}; times from the canary pod Ready; medians over repetitions. Bound: "
+             "Prometheus' second sample of the canary plus one analysis interval of the template (filtered "
+             f"{FILTERED}, unfiltered {UNFILTERED}).", "",
              "| canary share | canary error ratio | analysis | aborted | time to abort (s) | time to Failed run (s) "
-             "| measured ratio | true ratio | otherwise |", "|---|---|---|---|---|---|---|---|---|"]
+             "| measured ratio | true ratio | bound (s) | abort / bound | otherwise |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in summary_rows(results):
         lines.append(f"| {row['share']} | {row['ratio']} | {row['analysis']} | {row['aborted']}/{row['runs']} | "
                      f"{row['abort_s'] if row['abort_s'] is not None else '-'} | "
                      f"{row['failed_s'] if row['failed_s'] is not None else '-'} | "
                      f"{row['measured'] if row['measured'] is not None else '-'} | {row['true']} | "
+                     f"{row['bound_s'] if row['bound_s'] is not None else '-'} | "
+                     f"{row['over_bound'] if row['over_bound'] is not None else '-'} | "
                      f"{', '.join(row['other']) or ''} |")
     path.write_text("\n".join(lines) + "\n")
 
