@@ -6,8 +6,13 @@
 Each run is its own pytest process (its own cluster), writing
 <report-dir>/<implementation>-<mode>/: conformance-report.yaml,
 conformance-summary.html, junit.xml, allure-results/, html/ (Allure, single
-file) and screenshots of both pages. Every other option (--claim, --submit,
---backend, --options-file, --timeout-*, ...) goes to each pytest run.
+file), screenshots of both pages and run.log (pytest's whole output). The runs
+go side by side (`--sequential`: one after the other); the driver prints one
+line per finished test, prefixed with its run, and at the end the time of each
+phase (build check, cluster start, installs, each profile, report generation)
+and the slowest tests with what they waited for, also in summary.json. Every
+other option (--claim, --submit, --backend, --options-file, --timeout-*, ...)
+goes to each pytest run.
 
 Exit status (docs/report.md), the worst of the runs': 0 every claimed profile
 succeeded; 1 a claimed profile was not met; 2 usage error (bad option, bad
@@ -27,10 +32,12 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
-from dataclasses import asdict, dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import yaml
 
@@ -67,6 +74,9 @@ class RunResult:
     verdicts: str = ""
     html: str = ""
     summary_html: str = ""
+    log: str = ""
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per phase, in order
+    slowest: list[dict[str, Any]] = field(default_factory=list)  # the slowest tests and their waits
 
 
 def cache_dir() -> Path:
@@ -133,20 +143,95 @@ def pytest_command(impl: str, mode: str, run_dir: Path, report_dir: Path, pytest
             f"--junitxml={run_dir / 'junit.xml'}", *pytest_args]
 
 
-def stream(cmd: list[str], cwd: Path) -> tuple[int, list[str]]:
-    """Run `cmd`, passing its output through as it comes; return its exit code and its lines."""
+NODE_LINE = re.compile(r"^(?P<node>\S+\.py::\S+)")
+OUTCOME = re.compile(r"\b(?P<outcome>PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b(?: \([^)]*\))?\s+\[\s*\d+%\]\s*$")
+WAITED = re.compile(r"waited (?P<seconds>\d+(?:\.\d+)?)s for (?P<what>.*)$")
+PRINT_LOCK = threading.Lock()
+PROCS: list[subprocess.Popen[str]] = []
+
+
+def say(line: str) -> None:
+    with PRINT_LOCK:
+        print(line, flush=True)
+
+
+@dataclass
+class Progress:
+    """What a run's pytest output says as it goes: the test under way, finished tests, and every wait's time."""
+
+    run: str
+    current: str = ""
+    finished: int = 0
+    waits: dict[str, list[tuple[str, float]]] = field(default_factory=dict)  # test -> [(what, seconds)]
+    started: float = field(default_factory=time.monotonic)
+
+    def feed(self, line: str) -> None:
+        node = NODE_LINE.match(line)
+        if node:
+            self.current = node.group("node")
+        waited = WAITED.search(line)
+        if waited:
+            self.waits.setdefault(self.current.split("::")[-1], []).append(
+                (waited.group("what"), float(waited.group("seconds"))))
+        outcome = OUTCOME.search(line)
+        if outcome and self.current:
+            self.finished += 1
+            say(f"[{self.run}] {outcome.group('outcome'):7} {self.current.split('/')[-1]} "
+                f"({time.monotonic() - self.started:.0f}s into the run)")
+
+
+def stream(cmd: list[str], cwd: Path, log: Path | None = None, progress: Progress | None = None,
+           echo: bool = True) -> tuple[int, list[str]]:
+    """Run `cmd`; its output goes to `log` (whole), to `progress` line by line and, with `echo`, through to our
+    stdout; return its exit code and its last lines."""
     lines: collections.deque[str] = collections.deque(maxlen=4000)
-    # The pytest run dies with the driver (SIGTERM on the driver's death, kill -9 included): pytest takes it as
-    # Ctrl-C and tears its cluster down, marking its report interrupted.
-    with subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          bufsize=1, preexec_fn=die_with_parent) as proc:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            sys.stdout.write(line)
-            lines.append(line.rstrip("\n"))
-        rc = proc.wait()
+    out = log.open("w") if log is not None else None
+    try:
+        # The pytest run dies with the driver (SIGTERM when the thread that started it dies, kill -9 included;
+        # each run's thread waits for its run): pytest takes it as Ctrl-C and tears its cluster down, marking its
+        # report interrupted.
+        with subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              bufsize=1, preexec_fn=die_with_parent) as proc:
+            PROCS.append(proc)
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                if out is not None:
+                    out.write(line)
+                    out.flush()
+                if echo:
+                    with PRINT_LOCK:
+                        sys.stdout.write(line)
+                if progress is not None:
+                    progress.feed(line.rstrip("\n"))
+                lines.append(line.rstrip("\n"))
+            rc = proc.wait()
+    finally:
+        if out is not None:
+            out.close()
     sys.stdout.flush()
     return rc, list(lines)
+
+
+def phases_of(doc: dict[str, Any]) -> dict[str, float]:
+    """Seconds per phase from a run's report: the backend's own timings, then each profile's tests."""
+    timings = ((doc.get("environment") or {}).get("backendDetails") or {}).get("timings") or {}
+    phases = {k: float(v) for k, v in timings.items() if k != "backend_start"}
+    for p in doc.get("profiles", []):
+        phases[f"profile {p['name']}"] = round(sum(float(t.get("durationSeconds") or 0) for t in p["tests"]), 1)
+    return phases
+
+
+def slowest_tests(doc: dict[str, Any], waits: dict[str, list[tuple[str, float]]], n: int = 5) -> list[dict[str, Any]]:
+    """The `n` slowest tests of a run, each with its longest waits (from the wait helper's log lines)."""
+    tests = [(t["name"], float(t.get("durationSeconds") or 0), p["name"]) for p in doc.get("profiles", [])
+             for t in p["tests"]]
+    out = []
+    for name, seconds, profile in sorted(tests, key=lambda x: -x[1])[:n]:
+        got = sorted(waits.get(f"test_{name}", []), key=lambda w: -w[1])
+        out.append({"test": name, "profile": profile, "seconds": seconds,
+                    "waited": round(sum(s for _, s in got), 1),
+                    "waits": [{"what": w[:160], "seconds": s} for w, s in got[:4]]})
+    return out
 
 
 def classify(rc: int, lines: list[str], report: Path) -> tuple[int, str]:
@@ -182,6 +267,8 @@ def parse(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser = Parser(prog="rollouts-conformance run", description=__doc__.splitlines()[0])
     parser.add_argument("--runs", default=DEFAULT_RUNS, help=f"implementation:mode pairs (default {DEFAULT_RUNS})")
     parser.add_argument("--report-dir", type=Path, default=(ROOT if CHECKOUT else Path.cwd()) / "reports")
+    parser.add_argument("--sequential", action="store_true",
+                        help="one run after the other, pytest's output passed through (default: side by side)")
     args, pytest_args = parser.parse_known_args(argv)
     pairs = []
     for pair in args.runs.split(","):
@@ -195,6 +282,44 @@ def parse(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     return args, pytest_args
 
 
+def run_one(impl: str, mode: str, report_dir: Path, pytest_args: list[str], echo: bool) -> RunResult:
+    """One implementation/mode run: pytest on its own cluster, then its HTML pages."""
+    name = f"{impl}-{mode}"
+    run_dir = report_dir / name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log = run_dir / "run.log"
+    say(f"[{name}] started: implementation={impl} labelling-mode={mode}; whole output in {log}")
+    t0 = time.monotonic()
+    progress = Progress(name)
+    rc, lines = stream(pytest_command(impl, mode, run_dir, report_dir, pytest_args), Path.cwd(), log, progress, echo)
+    code, problem = classify(rc, lines, run_dir / "conformance-report.yaml")
+    result = RunResult(name, code, rc, round(time.monotonic() - t0, 1), problem, log=str(log))
+    report = run_dir / "conformance-report.yaml"
+    if report.is_file() and code != EXIT_USAGE:
+        doc = yaml.safe_load(report.read_text())
+        result.verdicts = ", ".join(f"{p['name']}={p['result']}" for p in doc.get("profiles", []))
+        result.phases = phases_of(doc)
+        result.slowest = slowest_tests(doc, progress.waits)
+        t1 = time.monotonic()
+        result.summary_html = summary_page(run_dir)
+        result.html = html_report(run_dir)
+        result.phases["report generation"] = round(time.monotonic() - t1, 1)
+        result.seconds = round(time.monotonic() - t0, 1)
+    say(f"[{name}] finished: exit {code} in {result.seconds:.0f}s" + (f"; {problem}" if problem else ""))
+    return result
+
+
+def stop_runs() -> None:
+    for proc in PROCS:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in PROCS:
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args, pytest_args = parse(argv)
@@ -204,38 +329,44 @@ def main(argv: list[str] | None = None) -> int:
     report_dir: Path = args.report_dir.resolve()
     report_dir.mkdir(parents=True, exist_ok=True)
     results: list[RunResult] = []
-    for impl, mode in args.pairs:
-        run_dir = report_dir / f"{impl}-{mode}"
-        print(f"\n=== conformance run: implementation={impl} labelling-mode={mode} ===", flush=True)
-        t0 = time.monotonic()
-        try:
-            rc, lines = stream(pytest_command(impl, mode, run_dir, report_dir, pytest_args), Path.cwd())
-        except KeyboardInterrupt:
-            print("rollouts-conformance run: interrupted", file=sys.stderr)
-            return INTERRUPTED
-        code, problem = classify(rc, lines, run_dir / "conformance-report.yaml")
-        result = RunResult(f"{impl}-{mode}", code, rc, round(time.monotonic() - t0, 1), problem)
-        report = run_dir / "conformance-report.yaml"
-        if report.is_file() and code != EXIT_USAGE:
-            doc = yaml.safe_load(report.read_text())
-            result.verdicts = ", ".join(f"{p['name']}={p['result']}" for p in doc.get("profiles", []))
-            result.summary_html = summary_page(run_dir)
-            result.html = html_report(run_dir)
-        results.append(result)
-        if code == EXIT_USAGE:
-            break  # the other runs share the same options
+    t0 = time.monotonic()
+    try:
+        if args.sequential or len(args.pairs) == 1:
+            for impl, mode in args.pairs:
+                results.append(run_one(impl, mode, report_dir, pytest_args, echo=args.sequential))
+                if results[-1].exit == EXIT_USAGE:
+                    break  # the other runs share the same options
+        else:
+            # Side by side, each on its own cluster; output and reports stay per run.
+            with ThreadPoolExecutor(len(args.pairs)) as pool:
+                futures = [pool.submit(run_one, impl, mode, report_dir, pytest_args, False)
+                           for impl, mode in args.pairs]
+                results = [f.result() for f in futures]
+    except KeyboardInterrupt:
+        stop_runs()
+        print("rollouts-conformance run: interrupted", file=sys.stderr)
+        return INTERRUPTED
+    wall = round(time.monotonic() - t0, 1)
     lines_out = []
     for r in results:
         lines_out.append(f"{r.run}: exit {r.exit} ({r.seconds:.0f}s, pytest exit {r.pytest_exit})"
                          + (f": {r.verdicts}" if r.verdicts else "") + (f"; {r.problem}" if r.problem else ""))
+        if r.phases:
+            lines_out.append("  phases: " + ", ".join(f"{k} {v:.1f}s" for k, v in r.phases.items()))
+        for s in r.slowest[:3]:
+            waits = "; ".join(f"{w['seconds']:.1f}s {w['what'][:70]}" for w in s["waits"][:2])
+            lines_out.append(f"  slow: {s['test']} {s['seconds']:.0f}s (waited {s['waited']:.0f}s"
+                             + (f": {waits}" if waits else "") + ")")
         for page in (r.summary_html, r.html):
             if page:
                 lines_out.append(f"  html: {page}")
+        if r.log:
+            lines_out.append(f"  log: {r.log}")
     code = worst_exit([r.exit for r in results])
-    summary = "\n".join(lines_out)
+    summary = "\n".join(lines_out) + f"\nwall time {wall:.0f}s"
     atomic_write(report_dir / "summary.txt", summary + "\n")
-    atomic_write(report_dir / "summary.json", json.dumps({"exit": code, "runs": [asdict(r) for r in results]},
-                                                         indent=1) + "\n")
+    atomic_write(report_dir / "summary.json", json.dumps({"exit": code, "wallSeconds": wall,
+                                                         "runs": [asdict(r) for r in results]}, indent=1) + "\n")
     print("\n=== summary ===\n" + summary + f"\nexit {code}", flush=True)
     for r in results:
         if r.exit != EXIT_OK:
