@@ -36,7 +36,7 @@ from kubernetes import watch
 from fixtures.backends import local as local_backend
 from fixtures.backends.local import LocalBackend
 from fixtures.kube import Kube
-from fixtures.scenario import APP_PORT, HEALTHY_V1, pod_template
+from fixtures.scenario.manifests import APP_PORT, HEALTHY_V1, pod_template
 from fixtures.timeouts import Timeouts
 from fixtures.wait import wait_until
 
