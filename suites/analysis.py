@@ -50,18 +50,24 @@ def error_ratio_query(sc: Scenario, app: str, role: str | None, window: str = "5
             f'sum(rate(http_requests_total{{{sel}}}[{window}]))')
 
 
-def judged_values(run: dict[str, Any], metric: str) -> list[float | None]:
-    """The values of `metric`'s measurements that were judged (Successful or Failed), in order: the fast
-    template leaves "no canary data yet" Inconclusive, and those say nothing about the canary's ratio."""
+def measured_values(run: dict[str, Any], metric: str, phases: tuple[str, ...]) -> list[float | None]:
+    """The values of `metric`'s measurements whose phase is one of `phases`, in order; None for an empty
+    result."""
     values: list[float | None] = []
     for result in run.get("status", {}).get("metricResults", []) or []:
         if result.get("name") != metric:
             continue
         for m in result.get("measurements", []) or []:
-            if m.get("phase") in ("Successful", "Failed"):
+            if m.get("phase") in phases:
                 raw = str(m.get("value", "")).strip("[] ")
                 values.append(float(raw.split(",")[0]) if raw else None)
     return values
+
+
+def judged_values(run: dict[str, Any], metric: str) -> list[float | None]:
+    """The values of `metric`'s measurements that were judged (Successful or Failed), in order: the fast
+    template leaves "no canary data yet" Inconclusive, and those say nothing about the canary's ratio."""
+    return measured_values(run, metric, ("Successful", "Failed"))
 
 
 def canary_samples_at(sc: Scenario, app: str, since: float) -> list[float]:
@@ -99,17 +105,8 @@ def record_physical_bound(sc: Scenario, app: str, ready_wall: float, interval: f
 
 def failed_measurement_values(run: dict[str, Any], metric: str) -> list[float | None]:
     """The values of `metric`'s measurements that came out Failed, in order; None for an empty result
-    (no series: the templates' failureCondition fails it too, SPEC ANA-4)."""
-    values: list[float | None] = []
-    for result in run.get("status", {}).get("metricResults", []) or []:
-        if result.get("name") != metric:
-            continue
-        for m in result.get("measurements", []) or []:
-            if m.get("phase") != "Failed":
-                continue
-            raw = str(m.get("value", "")).strip("[] ")
-            values.append(float(raw.split(",")[0]) if raw else None)
-    return values
+    (no series: a template may fail it, as SPEC ANA-4 allows)."""
+    return measured_values(run, metric, ("Failed",))
 
 
 def record_timeline(sc: Scenario, app: str, since: float) -> None:
