@@ -7,8 +7,9 @@ Each run is its own pytest process (its own cluster), writing
 <report-dir>/<implementation>-<mode>/: conformance-report.yaml,
 conformance-summary.html, junit.xml, allure-results/, html/ (Allure, single
 file), screenshots of both pages and run.log (pytest's whole output). The runs
-go side by side (`--sequential`: one after the other); the driver prints one
-line per finished test, prefixed with its run, and at the end the time of each
+go side by side (`--sequential`: one after the other, pytest's output passed
+through, as with a single run); side by side the driver prints one line per
+finished test, prefixed with its run, and at the end the time of each
 phase (build check, cluster start, installs, each profile, report generation)
 and the slowest tests with what they waited for, also in summary.json. Every
 other option (--claim, --submit, --backend, --options-file, --timeout-*, ...)
@@ -160,6 +161,7 @@ class Progress:
     """What a run's pytest output says as it goes: the test under way, finished tests, and every wait's time."""
 
     run: str
+    quiet: bool = False  # pytest's own output goes through already: no progress lines
     current: str = ""
     finished: int = 0
     waits: dict[str, list[tuple[str, float]]] = field(default_factory=dict)  # test -> [(what, seconds)]
@@ -176,8 +178,9 @@ class Progress:
         outcome = OUTCOME.search(line)
         if outcome and self.current:
             self.finished += 1
-            say(f"[{self.run}] {outcome.group('outcome'):7} {self.current.split('/')[-1]} "
-                f"({time.monotonic() - self.started:.0f}s into the run)")
+            if not self.quiet:
+                say(f"[{self.run}] {outcome.group('outcome'):7} {self.current.split('/')[-1]} "
+                    f"({time.monotonic() - self.started:.0f}s into the run)")
 
 
 def stream(cmd: list[str], cwd: Path, log: Path | None = None, progress: Progress | None = None,
@@ -290,7 +293,7 @@ def run_one(impl: str, mode: str, report_dir: Path, pytest_args: list[str], echo
     log = run_dir / "run.log"
     say(f"[{name}] started: implementation={impl} labelling-mode={mode}; whole output in {log}")
     t0 = time.monotonic()
-    progress = Progress(name)
+    progress = Progress(name, quiet=echo)
     rc, lines = stream(pytest_command(impl, mode, run_dir, report_dir, pytest_args), Path.cwd(), log, progress, echo)
     code, problem = classify(rc, lines, run_dir / "conformance-report.yaml")
     result = RunResult(name, code, rc, round(time.monotonic() - t0, 1), problem, log=str(log))
@@ -333,7 +336,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.sequential or len(args.pairs) == 1:
             for impl, mode in args.pairs:
-                results.append(run_one(impl, mode, report_dir, pytest_args, echo=args.sequential))
+                # One at a time, pytest's output passes through as before (and goes to run.log).
+                results.append(run_one(impl, mode, report_dir, pytest_args, echo=True))
                 if results[-1].exit == EXIT_USAGE:
                     break  # the other runs share the same options
         else:

@@ -1,0 +1,51 @@
+"""The driver's reading of a run's pytest output: progress lines, waits per test, phases, slowest tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from scripts.run_conformance import Progress, phases_of, slowest_tests
+
+LIVE_LOG = """suites/test_analysis.py::test_healthy_canary_passes 
+-------------------------------- live log setup --------------------------------
+17:34:02 waited 4.83s for kube-apiserver ready at https://127.0.0.1:46193
+-------------------------------- live log call ---------------------------------
+17:34:22 waited 1.69s for Rollout ns/healthy Healthy and fully promoted
+17:34:40 waited 12.50s for AnalysisRun in ns reaching ('Successful',)
+PASSED                                                                   [ 50%]
+suites/test_rollback.py::test_faulty_canary_aborted_within_budget FAILED [100%]
+FAILED suites/test_rollback.py::test_faulty_canary_aborted_within_budget - AssertionError: late
+"""
+
+
+def test_progress_line_per_finished_test_and_waits_per_test(capsys: pytest.CaptureFixture[str]) -> None:
+    progress = Progress("reference-flag")
+    for line in LIVE_LOG.splitlines():
+        progress.feed(line)
+    out = capsys.readouterr().out.splitlines()
+    assert [ln.split(" (")[0] for ln in out] == [
+        "[reference-flag] PASSED  test_analysis.py::test_healthy_canary_passes",
+        "[reference-flag] FAILED  test_rollback.py::test_faulty_canary_aborted_within_budget"]
+    assert progress.waits["test_healthy_canary_passes"] == [
+        ("kube-apiserver ready at https://127.0.0.1:46193", 4.83),
+        ("Rollout ns/healthy Healthy and fully promoted", 1.69), ("AnalysisRun in ns reaching ('Successful',)", 12.5)]
+
+
+def test_quiet_progress_prints_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    progress = Progress("r", quiet=True)
+    for line in LIVE_LOG.splitlines():
+        progress.feed(line)
+    assert capsys.readouterr().out == "" and progress.finished == 2
+
+
+def test_phases_and_slowest_tests_from_the_report() -> None:
+    doc = {"environment": {"backendDetails": {"timings": {"build_check": 0.1, "cluster_start": 9.5,
+                                                          "backend_start": 21.0}}},
+           "profiles": [{"name": "analysis", "tests": [{"name": "healthy_canary_passes", "durationSeconds": 20.0},
+                                                      {"name": "no_canary_data_never_passes", "durationSeconds": 5}]},
+                        {"name": "rollback", "tests": [{"name": "x", "durationSeconds": 30.0}]}]}
+    assert phases_of(doc) == {"build_check": 0.1, "cluster_start": 9.5, "profile analysis": 25.0,
+                              "profile rollback": 30.0}
+    slow = slowest_tests(doc, {"test_healthy_canary_passes": [("a", 1.0), ("b", 12.5)]}, n=2)
+    assert [s["test"] for s in slow] == ["x", "healthy_canary_passes"]
+    assert slow[1]["waited"] == 13.5 and slow[1]["waits"][0] == {"what": "b", "seconds": 12.5}
