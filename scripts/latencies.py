@@ -55,7 +55,7 @@ def watch_pods(kube: Kube, ns: str, seen: dict[str, dict[str, float]], stop: thr
             if any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or []):
                 marks.setdefault("ready", now)
             if pod.status.pod_ip:
-                marks["_ip"] = pod.status.pod_ip  # type: ignore[assignment]
+                marks["_ip"] = pod.status.pod_ip
             if stop.is_set():
                 w.stop()
                 return
