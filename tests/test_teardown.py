@@ -262,8 +262,11 @@ def test_sigint_during_cluster_start(run_of: Callable[[str], Run]) -> None:
 def test_sigint_during_controller_start(run_of: Callable[[str], Run]) -> None:
     run = run_of(QUICK_TEST)
     # The controller's log file is opened just before its process starts; then the suite waits for its healthz.
+    # The controller is up within a second or so: on a loaded machine the signal can land after that wait, once
+    # the test's call has begun (seen in CI), so either phase is the right answer; what is checked is that the run
+    # names the test it stopped in and leaves nothing behind.
     doc = stop_at(run, "the rollouts controller starting", run.file_in_cluster("logs/rollouts-controller-1.log"))
-    assert_interrupted(doc, QUICK_TEST, ("setup",), "SIGINT")
+    assert_interrupted(doc, QUICK_TEST, ("setup", "call"), "SIGINT")
 
 
 def test_sigint_inside_a_wait_and_what_a_running_cluster_exposes(run_of: Callable[[str], Run]) -> None:
