@@ -12,7 +12,7 @@ from fixtures.timeouts import Timeouts
 
 # The test files that take minutes, longest first, in rough minutes on 2 cores under CI's load (from
 # `--durations` of CI runs). `./run-tests` hands whole files to three xdist workers in collection order
-# (`--dist loadfile`), so starting the long ones first keeps one worker from picking up a 20-minute file
+# (`--dist loadfile --no-loadscope-reorder`), so starting the long ones first keeps one worker from picking up a 20-minute file
 # when the others are nearly done (longest-first scheduling). A file not listed runs after these, in its usual
 # order; a wrong guess here costs time, never a result.
 LONG_FILES_MINUTES = {
