@@ -12,9 +12,9 @@ from fixtures.timeouts import Timeouts
 
 # The test files that take minutes, longest first, in rough minutes on 2 cores under CI's load (from
 # `--durations` of CI runs). `./run-tests` hands whole files to three xdist workers in collection order
-# (`--dist loadfile --no-loadscope-reorder`), so starting the long ones first keeps one worker from picking up a 20-minute file
-# when the others are nearly done (longest-first scheduling). A file not listed runs after these, in its usual
-# order; a wrong guess here costs time, never a result.
+# (`--dist loadfile --no-loadscope-reorder`), so starting the long ones first keeps one worker from
+# picking up a 20-minute file when the others are nearly done (longest-first scheduling). A file not
+# listed runs after these, in its usual order; a wrong guess here costs time, never a result.
 LONG_FILES_MINUTES = {
     "test_existing_install.py": 20, "test_conformance_pair.py": 10, "test_upstream_e2e.py": 8,
     "test_mutants.py": 7, "test_existing_preinstalled.py": 6, "test_teardown.py": 5, "test_faults.py": 3,
