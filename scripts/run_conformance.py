@@ -7,8 +7,9 @@ Each run is its own pytest process (its own cluster), writing
 <report-dir>/<implementation>-<mode>/: conformance-report.yaml,
 conformance-summary.html, junit.xml, allure-results/, html/ (Allure, single
 file), screenshots of both pages and run.log (pytest's whole output). The runs
-go side by side (`--sequential`: one after the other, pytest's output passed
-through, as with a single run); side by side the driver prints one line per
+go side by side, each on its own cluster (`--sequential`, or a backend whose
+runs share one cluster such as `existing`: one after the other, pytest's output
+passed through, as with a single run); side by side the driver prints one line per
 finished test, prefixed with its run, and at the end the time of each
 phase (build check, cluster start, installs, each profile, report generation)
 and the slowest tests with what they waited for, also in summary.json. Every
@@ -42,6 +43,7 @@ from typing import Any, NoReturn
 
 import yaml
 
+from fixtures.backends.registry import AUTO, BACKENDS
 from fixtures.local.process import die_with_parent
 from fixtures.report.aggregate import verdict
 from fixtures.report.model import EXIT_CLAIM_NOT_MET, EXIT_INFRASTRUCTURE, EXIT_OK, EXIT_USAGE, worst_exit
@@ -312,6 +314,38 @@ def run_one(impl: str, mode: str, report_dir: Path, pytest_args: list[str], echo
     return result
 
 
+def backend_of(pytest_args: list[str]) -> str:
+    """The backend the runs will use: `--backend` on the command line, else the options file's, else auto."""
+    from fixtures.config import ConfigError, load_options_file
+
+    named = options_file = None
+    for i, arg in enumerate(pytest_args):
+        for flag in ("--backend", "--options-file"):
+            value = (arg.split("=", 1)[1] if arg.startswith(flag + "=") else
+                     pytest_args[i + 1] if arg == flag and i + 1 < len(pytest_args) else None)
+            if value is not None and flag == "--backend":
+                named = value
+            elif value is not None:
+                options_file = value
+    if named is None and options_file is not None:
+        try:
+            named = load_options_file(Path(options_file)).get("backend")
+        except ConfigError:
+            named = None  # pytest reports the bad file itself, as a usage error
+    return str(named or AUTO)
+
+
+def side_by_side(args: argparse.Namespace, pytest_args: list[str]) -> bool:
+    """Runs go side by side unless asked not to, or there is one, or they would share one cluster."""
+    if args.sequential or len(args.pairs) == 1:
+        return False
+    backend = BACKENDS.get(backend_of(pytest_args))
+    if backend is not None and backend.shared_cluster:
+        say(f"backend {backend.name}: the runs share its cluster and its controller, so they go one after the other")
+        return False
+    return True
+
+
 def stop_runs() -> None:
     for proc in PROCS:
         if proc.poll() is None:
@@ -334,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     results: list[RunResult] = []
     t0 = time.monotonic()
     try:
-        if args.sequential or len(args.pairs) == 1:
+        if not side_by_side(args, pytest_args):
             for impl, mode in args.pairs:
                 # One at a time, pytest's output passes through as before (and goes to run.log).
                 results.append(run_one(impl, mode, report_dir, pytest_args, echo=True))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from scripts.run_conformance import Progress, phases_of, slowest_tests
+from scripts.run_conformance import Progress, parse, phases_of, side_by_side, slowest_tests
 
 LIVE_LOG = """suites/test_analysis.py::test_healthy_canary_passes 
 -------------------------------- live log setup --------------------------------
@@ -49,3 +51,21 @@ def test_phases_and_slowest_tests_from_the_report() -> None:
     slow = slowest_tests(doc, {"test_healthy_canary_passes": [("a", 1.0), ("b", 12.5)]}, n=2)
     assert [s["test"] for s in slow] == ["x", "healthy_canary_passes"]
     assert slow[1]["waited"] == 13.5 and slow[1]["waits"][0] == {"what": "b", "seconds": 12.5}
+
+
+@pytest.mark.parametrize(("argv", "together"), [
+    (["--runs", "reference:flag,upstream:explicit"], True),
+    (["--runs", "reference:flag,upstream:explicit", "--backend", "local"], True),
+    (["--runs", "reference:flag,upstream:explicit", "--sequential"], False),
+    (["--runs", "reference:flag"], False),
+    # One cluster, one controller for every run: side by side they would reinstall and reflag each other's
+    # controller (seen: the existing-backend pair test failed when the driver first ran pairs side by side).
+    (["--runs", "reference:flag,upstream:explicit", "--backend", "existing", "--kubeconfig", "k"], False),
+    (["--runs", "reference:flag,upstream:explicit", "--backend=existing"], False),
+    (["--runs", "reference:flag,upstream:explicit", "--options-file", "OPTIONS"], False),
+])
+def test_runs_go_side_by_side_only_on_clusters_of_their_own(argv: list[str], together: bool, tmp_path: Path) -> None:
+    options = tmp_path / "options.yaml"
+    options.write_text("backend: existing\n")
+    args, pytest_args = parse([a.replace("OPTIONS", str(options)) for a in argv])
+    assert side_by_side(args, pytest_args) is together
