@@ -318,15 +318,12 @@ def backend_of(pytest_args: list[str]) -> str:
     """The backend the runs will use: `--backend` on the command line, else the options file's, else auto."""
     from fixtures.config import ConfigError, load_options_file
 
-    named = options_file = None
-    for i, arg in enumerate(pytest_args):
-        for flag in ("--backend", "--options-file"):
-            value = (arg.split("=", 1)[1] if arg.startswith(flag + "=") else
-                     pytest_args[i + 1] if arg == flag and i + 1 < len(pytest_args) else None)
-            if value is not None and flag == "--backend":
-                named = value
-            elif value is not None:
-                options_file = value
+    # The two options as pytest reads them (`--backend X` or `--backend=X`); the rest is pytest's business.
+    wanted = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    wanted.add_argument("--backend")
+    wanted.add_argument("--options-file")
+    known, _ = wanted.parse_known_args(pytest_args)
+    named, options_file = known.backend, known.options_file
     if named is None and options_file is not None:
         try:
             named = load_options_file(Path(options_file)).get("backend")

@@ -11,6 +11,7 @@ own local cluster.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import subprocess
@@ -26,7 +27,7 @@ import yaml
 from fixtures.labels import STATUS_KEY
 from fixtures.local.build import build_controller_variant
 from fixtures.report.model import EXIT_CLAIM_NOT_MET
-from scripts.cli import suite_tests
+from scripts.cli import SuiteTest, suite_tests
 from tests.mutants.catalogue import MUTANTS, MUTANTS_DIR, Mutant, markdown_table
 
 REPO = Path(__file__).resolve().parents[1]
@@ -48,7 +49,7 @@ def test_catalogue_matches_the_patches_and_the_suite() -> None:
     """Each patch has an entry, each entry a patch; each named test exists and checks the named IDs."""
     patches = {p.stem for p in MUTANTS_DIR.glob("*.patch")}
     assert patches == {m.name for m in MUTANTS}
-    tests = {t.name: t for t in suite_tests()}
+    tests = conformance_tests()
     for m in MUTANTS:
         unknown = [t for t in m.tests if t not in tests]
         assert not unknown, f"{m.name}: no conformance test named {unknown}"
@@ -61,8 +62,14 @@ def test_readme_table_is_the_catalogue() -> None:
         "README's mutation table is out of date; paste tests.mutants.catalogue.markdown_table()")
 
 
+@functools.cache
+def conformance_tests() -> dict[str, SuiteTest]:
+    """The suites' tests by short name (read from their source once per session)."""
+    return {t.name: t for t in suite_tests()}
+
+
 def profiles_of(m: Mutant) -> list[str]:
-    tests = {t.name: t for t in suite_tests()}
+    tests = conformance_tests()
     return sorted({tests[t].profile for t in m.tests})
 
 
