@@ -91,14 +91,24 @@ def test_upstream_install_manifest_rendering_keeps_what_ships() -> None:
 
     manifest = build.ensure(["rollouts-manifests"])["rollouts-install-yaml"]
     shipped = rollouts.render(manifest, "img:1", [], local_cluster=False)
-    local = rollouts.render(manifest, "img:1", ["--loglevel=debug"], local_cluster=True)
+    local = rollouts.render(manifest, "img:1", ["--loglevel=debug"], local_cluster=True,
+                            local_ports={"healthz": 18080, "metrics": 18090})
     dep = next(o for o in shipped.objects if o["kind"] == "Deployment")
     assert dep["spec"]["strategy"] == {"type": "RollingUpdate"}  # as upstream ships it
     assert rollouts.controller_container(dep)["image"] == "img:1"
     assert all(o["metadata"].get("namespace") in (None, rollouts.NAMESPACE) for o in shipped.objects)
     local_dep = next(o for o in local.objects if o["kind"] == "Deployment")
     assert local_dep["spec"]["strategy"] == {"type": "Recreate"}
-    assert rollouts.controller_container(local_dep)["args"] == ["--loglevel=debug"]
+    local_container = rollouts.controller_container(local_dep)
+    assert local_container["args"] == ["--loglevel=debug", "--healthzPort=18080", "--metricsPort=18090"]
+    # The probes and the Service name the ports, so they follow; nothing of the controller is left on 8080/8090.
+    assert {p["name"]: p["containerPort"] for p in local_container["ports"]} == {"healthz": 18080, "metrics": 18090}
+    assert local_container["livenessProbe"]["httpGet"]["port"] == "healthz"
+    service = next(o for o in local.objects if o["kind"] == "Service" and o["metadata"]["name"] == "argo-rollouts-metrics")
+    assert service["spec"]["ports"][0]["targetPort"] == "metrics"
+    shipped_container = rollouts.controller_container(dep)
+    assert {p["name"]: p["containerPort"] for p in shipped_container["ports"]} == {"healthz": 8080, "metrics": 8090}
+    assert "args" not in shipped_container
     assert any("Recreate" in o for o in local.overrides) and not any("Recreate" in o for o in shipped.overrides)
     binding = next(o for o in shipped.objects if o["kind"] == "ClusterRoleBinding")
     assert binding["subjects"][0]["namespace"] == rollouts.NAMESPACE
