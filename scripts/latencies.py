@@ -33,7 +33,7 @@ from typing import Any
 import requests
 from kubernetes import watch
 
-from fixtures.backends import local as local_backend
+from fixtures import prom
 from fixtures.backends.local import LocalBackend
 from fixtures.kube import Kube
 from fixtures.scenario.manifests import APP_PORT, HEALTHY_V1, pod_template
@@ -85,10 +85,10 @@ def first_request(seen: dict[str, dict[str, float]], name: str, deadline: float)
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.latencies", description=__doc__.splitlines()[0])
     parser.add_argument("--pods", type=int, default=8)
-    parser.add_argument("--discovery-reload-interval", default=local_backend.DISCOVERY_RELOAD_INTERVAL)
+    parser.add_argument("--discovery-reload-interval", default=prom.DISCOVERY_RELOAD_INTERVAL)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    local_backend.DISCOVERY_RELOAD_INTERVAL = args.discovery_reload_interval
+    prom.DISCOVERY_RELOAD_INTERVAL = args.discovery_reload_interval
     backend = LocalBackend(Timeouts(), implementation="reference")
     rows: list[dict[str, float]] = []
     try:

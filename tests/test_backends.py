@@ -135,6 +135,8 @@ def test_prometheus_manifests_scrape_like_the_local_backend() -> None:
     assert {"action": "labelmap", "regex": "__meta_kubernetes_pod_label_(.+)"} in relabel
     container = objects["Deployment"]["spec"]["template"]["spec"]["containers"][0]
     assert f"--web.listen-address=$(POD_IP):{prom.PORT}" in container["args"]
+    # New pods are scraped as soon as the local backend's (the fast template waits for the canary's first data).
+    assert "--scrape.discovery-reload-interval=200ms" in container["args"]
     assert objects["ClusterRole"]["rules"] == [{"apiGroups": [""], "resources": ["pods"],
                                                 "verbs": ["get", "list", "watch"]}]
     assert objects["ClusterRoleBinding"]["subjects"][0]["namespace"] == prom.NAMESPACE
