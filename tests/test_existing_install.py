@@ -1,6 +1,7 @@
 """The in-cluster path, run for real: Argo Rollouts installed from upstream's install.yaml and Prometheus from
 our manifests, as pods of a local cluster used as an `existing` one; the verdicts must be the local backend's
-(reference in flag mode succeeds everywhere, upstream in explicit mode is unsupported for status-labels only)."""
+(reference in flag mode succeeds everywhere, upstream in explicit mode is unsupported for status-labels only),
+with the controller under upstream's own ServiceAccount and role (refused outside it, allowed inside)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from fixtures.kube import Kube
 from fixtures.report.model import EXIT_CLAIM_NOT_MET, EXIT_OK
 from tests.existing_cluster import EXPECTED, leftovers, local_cluster_program, report, run_driver, verdicts
+from tests.leftovers import secrets_in
 
 pytestmark = pytest.mark.local_backend
 
@@ -27,6 +29,18 @@ def test_existing_backend_installs_from_manifests_and_gives_the_local_verdicts(t
             assert doc["environment"]["backend"] == "existing"
             assert details["localCluster"] is True and details["controllerMode"] == "install"
             assert any("Recreate" in o for o in details["overrides"]), details
+            # The controller runs under upstream's ServiceAccount and role: refused outside it, allowed inside.
+            credential = details["controllerCredential"]
+            assert credential["serviceAccount"] == "argo-rollouts/argo-rollouts", credential
+            assert {"binding": "ClusterRoleBinding argo-rollouts", "role": "ClusterRole argo-rollouts",
+                    "subject": "ServiceAccount argo-rollouts/argo-rollouts"} in credential["bindings"], credential
+            outside, inside = credential["outsideRole"], credential["insideRole"]
+            assert outside["request"].startswith("list nodes") and outside["status"] == 403, credential
+            assert "system:serviceaccount:argo-rollouts:argo-rollouts" in outside["message"], credential
+            assert inside["request"].startswith("list rollouts") and inside["status"] == 200, credential
+            assert "warnings" not in details, details
+        # The controller's token, like every other credential, is in no report, log or attachment.
+        assert secrets_in(tmp_path / "reports") == []
         kube = Kube(kubeconfig)
         assert leftovers(kube) == []
         assert kube.apps.list_deployment_for_all_namespaces(label_selector="app.kubernetes.io/name=argo-rollouts").items == []
