@@ -44,7 +44,7 @@ from typing import Any, NoReturn
 import yaml
 
 from fixtures.backends.registry import AUTO, BACKENDS
-from fixtures.local.process import die_with_parent
+from fixtures.child_processes import die_with_parent
 from fixtures.report.aggregate import verdict
 from fixtures.report.model import EXIT_CLAIM_NOT_MET, EXIT_INFRASTRUCTURE, EXIT_OK, EXIT_USAGE, worst_exit
 from fixtures.report.writers import atomic_write

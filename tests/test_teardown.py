@@ -32,7 +32,7 @@ from typing import Callable
 import pytest
 import yaml
 
-from fixtures.local.process import die_with_parent
+from fixtures.child_processes import die_with_parent
 from fixtures.report.model import INTERRUPTED, PASSED
 from fixtures.report.plugin import CHECKPOINT_REASON
 from fixtures.report.schema import schema_problems
