@@ -8,7 +8,7 @@
 
 `list`, `validate-report`, `verdict` and `version` need no cluster. Exit codes
 of `run` and `verdict`: docs/report.md (0 claims met, 1 a claim not met, 2
-usage error, 3 infrastructure).
+usage error, 3 infrastructure or interrupted).
 """
 
 from __future__ import annotations

@@ -19,43 +19,58 @@ goes to each pytest run.
 Exit status (docs/report.md), the worst of the runs': 0 every claimed profile
 succeeded; 1 a claimed profile was not met; 2 usage error (bad option, bad
 options file, unknown profile); 3 infrastructure (the backend could not be
-set up, or a test failed on it rather than on the implementation). Without
---claim no profile decides it. A failing run ends with one line naming the
-problem on stderr.
+set up, or a test failed on it rather than on the implementation; also an
+interrupted driver). Without --claim no profile decides it. A failing run ends
+with one line naming the problem on stderr.
+
+Ctrl-C or SIGTERM stops every run (each pytest run gets the same signal, once:
+it tears its cluster down and writes its report marked interrupted), waits for
+them, and still writes summary.txt and summary.json: each run `interrupted` (the
+ones not yet started too), or `finished` if it ended before the signal; exit 3.
+A second Ctrl-C or SIGTERM kills the runs at once (their reports are then the
+checkpoints written before each test).
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import functools
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Callable, NoReturn
 
 import yaml
 
 from fixtures.backends.registry import AUTO, BACKENDS
-from fixtures.local.process import die_with_parent
+from fixtures.child_processes import die_with_parent
 from fixtures.report.aggregate import verdict
 from fixtures.report.model import EXIT_CLAIM_NOT_MET, EXIT_INFRASTRUCTURE, EXIT_OK, EXIT_USAGE, worst_exit
 from fixtures.report.writers import atomic_write
 from fixtures.spec import LABELLING_MODES
+from fixtures.timeouts import DEFAULT_TIMEOUTS
 
 ROOT = Path(__file__).resolve().parents[1]
 # From a checkout pytest reads pyproject.toml and conftest.py; an installed copy has neither and runs with
 # suites/conformance.ini and the plugins' entry point.
 CHECKOUT = (ROOT / "pyproject.toml").is_file() and (ROOT / "conftest.py").is_file()
 DEFAULT_RUNS = "reference:flag,upstream:explicit"
-INTERRUPTED = 130
+# A run's state in the summary: its pytest ended on its own, or the driver stopped it (or never started it).
+FINISHED, INTERRUPTED = "finished", "interrupted"
+NOT_STARTED = "not started: the driver was interrupted first"
+# How long an interrupted run may take to tear down before it is killed: the namespaces of its tests deleted,
+# an in-cluster install removed (as many again), its processes stopped.
+STOP_GRACE = 2 * DEFAULT_TIMEOUTS.namespace_delete + 4 * DEFAULT_TIMEOUTS.process_stop
 
 
 class UsageError(Exception):
@@ -80,6 +95,11 @@ class RunResult:
     log: str = ""
     phases: dict[str, float] = field(default_factory=dict)  # seconds per phase, in order
     slowest: list[dict[str, Any]] = field(default_factory=list)  # the slowest tests and their waits
+    state: str = FINISHED  # FINISHED or INTERRUPTED
+
+
+def not_started(name: str) -> RunResult:
+    return RunResult(name, EXIT_INFRASTRUCTURE, pytest_exit=-1, seconds=0.0, problem=NOT_STARTED, state=INTERRUPTED)
 
 
 def cache_dir() -> Path:
@@ -151,6 +171,9 @@ OUTCOME = re.compile(r"\b(?P<outcome>PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b(
 WAITED = re.compile(r"waited (?P<seconds>\d+(?:\.\d+)?)s for (?P<what>.*)$")
 PRINT_LOCK = threading.Lock()
 PROCS: list[subprocess.Popen[str]] = []
+# Set once the driver is interrupted: no run starts after it, and a run that ends after it skips its HTML.
+STOP = threading.Event()
+STOP_SIGNAL: list[int] = []  # the signal that interrupted the driver, passed on to each run
 
 
 def say(line: str) -> None:
@@ -194,10 +217,13 @@ def stream(cmd: list[str], cwd: Path, log: Path | None = None, progress: Progres
     try:
         # The pytest run dies with the driver (SIGTERM when the thread that started it dies, kill -9 included;
         # each run's thread waits for its run): pytest takes it as Ctrl-C and tears its cluster down, marking its
-        # report interrupted.
+        # report interrupted. Its own session: a Ctrl-C at the terminal reaches the driver alone, which passes it
+        # on once (a second signal would cut pytest's teardown short).
         with subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              bufsize=1, preexec_fn=die_with_parent) as proc:
+                              bufsize=1, preexec_fn=die_with_parent, start_new_session=True) as proc:
             PROCS.append(proc)
+            if STOP.is_set():
+                signal_run(proc)  # interrupted while it was being started: stop_runs may have missed it
             assert proc.stdout is not None
             for line in proc.stdout:
                 if out is not None:
@@ -298,19 +324,28 @@ def run_one(impl: str, mode: str, report_dir: Path, pytest_args: list[str], echo
     progress = Progress(name, quiet=echo)
     rc, lines = stream(pytest_command(impl, mode, run_dir, report_dir, pytest_args), Path.cwd(), log, progress, echo)
     code, problem = classify(rc, lines, run_dir / "conformance-report.yaml")
-    result = RunResult(name, code, rc, round(time.monotonic() - t0, 1), problem, log=str(log))
+    # Interrupted: stopped by the driver's signal (pytest's exit 2) or killed; a run that ended before the
+    # signal came stays finished.
+    state = INTERRUPTED if STOP.is_set() and (rc == 2 or rc < 0) else FINISHED
+    if state == INTERRUPTED:
+        problem = f"interrupted ({signal.Signals(STOP_SIGNAL[0]).name if STOP_SIGNAL else 'stopped'}): " + (
+            "killed, its report is the checkpoint before its last test" if rc < 0
+            else "it tore down and its report is marked interrupted")
+    result = RunResult(name, code, rc, round(time.monotonic() - t0, 1), problem, log=str(log), state=state)
     report = run_dir / "conformance-report.yaml"
     if report.is_file() and code != EXIT_USAGE:
         doc = yaml.safe_load(report.read_text())
         result.verdicts = ", ".join(f"{p['name']}={p['result']}" for p in doc.get("profiles", []))
         result.phases = phases_of(doc)
         result.slowest = slowest_tests(doc, progress.waits)
+    if report.is_file() and code != EXIT_USAGE and not STOP.is_set():
         t1 = time.monotonic()
         result.summary_html = summary_page(run_dir)
         result.html = html_report(run_dir)
         result.phases["report generation"] = round(time.monotonic() - t1, 1)
         result.seconds = round(time.monotonic() - t0, 1)
-    say(f"[{name}] finished: exit {code} in {result.seconds:.0f}s" + (f"; {problem}" if problem else ""))
+    say(f"[{name}] {'interrupted' if state == INTERRUPTED else 'finished'}: exit {code} in {result.seconds:.0f}s"
+        + (f"; {problem}" if problem else ""))
     return result
 
 
@@ -343,15 +378,117 @@ def side_by_side(args: argparse.Namespace, pytest_args: list[str]) -> bool:
     return True
 
 
-def stop_runs() -> None:
-    for proc in PROCS:
-        if proc.poll() is None:
-            proc.terminate()
-    for proc in PROCS:
+def signal_run(proc: subprocess.Popen[str]) -> None:
+    """Pass the driver's interruption on to one pytest run, which then tears down and reports `interrupted`."""
+    if proc.poll() is None:
+        proc.send_signal(STOP_SIGNAL[0] if STOP_SIGNAL else signal.SIGTERM)
+
+
+def stop_runs(grace: float) -> None:
+    """Interrupt every run still going and wait for each to tear down, killing what is left after `grace`."""
+    for proc in list(PROCS):
+        signal_run(proc)
+    deadline = time.monotonic() + grace
+    for proc in list(PROCS):
         try:
-            proc.wait(30)
+            proc.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
+            say(f"rollouts-conformance run: a run was still tearing down after {grace:.0f}s: killed")
             proc.kill()
+
+
+def kill_runs() -> None:
+    for proc in list(PROCS):
+        if proc.poll() is None:
+            proc.kill()
+
+
+class Interrupted(KeyboardInterrupt):
+    """The driver was told to stop; `signum` says how (SIGINT: Ctrl-C, or SIGTERM)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def on_signal(signum: int, frame: Any) -> None:
+    raise Interrupted(signum)
+
+
+class Worker(threading.Thread):
+    """A thread that says when it is done through an event the main thread can wait on, signals or not."""
+
+    def __init__(self, name: str, fn: Callable[[], None]) -> None:
+        super().__init__(name=name)
+        self.fn = fn
+        self.finished = threading.Event()
+
+    def run(self) -> None:
+        try:
+            self.fn()
+        finally:
+            self.finished.set()
+
+
+def run_all(args: argparse.Namespace, report_dir: Path, pytest_args: list[str]) -> list[RunResult]:
+    """Every run, on threads of their own (the main thread only waits, so that a signal reaches it there);
+    interrupted, every run is stopped and waited for, and those not started are listed as interrupted."""
+    results: dict[int, RunResult] = {}
+    errors: list[BaseException] = []  # a run thread's own crash: raised again here, as before
+
+    def one(i: int, impl: str, mode: str, echo: bool) -> None:
+        try:
+            results[i] = run_one(impl, mode, report_dir, pytest_args, echo)
+        except Exception as exc:
+            errors.append(exc)
+            results[i] = RunResult(f"{impl}-{mode}", EXIT_INFRASTRUCTURE, -1, 0.0,
+                                   f"the driver failed on this run: {type(exc).__name__}: {exc}",
+                                   state=INTERRUPTED if STOP.is_set() else FINISHED)
+            traceback.print_exc()
+
+    def in_turn() -> None:
+        for i, (impl, mode) in enumerate(args.pairs):
+            if STOP.is_set():
+                return
+            # One at a time, pytest's output passes through as before (and goes to run.log).
+            one(i, impl, mode, echo=True)
+            if results[i].exit == EXIT_USAGE or errors:
+                return  # the other runs share the same options
+
+    work: list[tuple[str, Callable[[], None]]]
+    if side_by_side(args, pytest_args):
+        # Side by side, each on its own cluster; output and reports stay per run.
+        work = [(f"run-{impl}-{mode}", functools.partial(one, i, impl, mode, False))
+                for i, (impl, mode) in enumerate(args.pairs)]
+    else:
+        work = [("runs", in_turn)]
+    # The main thread waits on events, not Thread.join: a join cut short by Ctrl-C takes the thread for ended on
+    # CPython before 3.13 (gh-90882), and a later join returns at once.
+    threads = [Worker(name, fn) for name, fn in work]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.finished.wait()
+    except Interrupted as exc:
+        STOP_SIGNAL.append(exc.signum)  # before STOP: a run that sees STOP passes this signal on
+        STOP.set()
+        say(f"rollouts-conformance run: {exc.args[0]}: stopping the runs (each tears its cluster down and writes "
+            f"its report, up to {STOP_GRACE:.0f}s; again to kill them at once)")
+        try:
+            stop_runs(STOP_GRACE)
+            for t in threads:
+                t.finished.wait()
+        except Interrupted:
+            say("rollouts-conformance run: interrupted again: killing the runs")
+            kill_runs()
+            for t in threads:
+                t.finished.wait(DEFAULT_TIMEOUTS.process_stop)
+    if STOP.is_set():
+        return [results.get(i) or not_started(f"{impl}-{mode}") for i, (impl, mode) in enumerate(args.pairs)]
+    if errors:
+        raise errors[0]
+    return [results[i] for i in sorted(results)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -362,29 +499,25 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     report_dir: Path = args.report_dir.resolve()
     report_dir.mkdir(parents=True, exist_ok=True)
-    results: list[RunResult] = []
     t0 = time.monotonic()
+    STOP.clear()
+    STOP_SIGNAL.clear()
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)} if main_thread else {}
     try:
-        if not side_by_side(args, pytest_args):
-            for impl, mode in args.pairs:
-                # One at a time, pytest's output passes through as before (and goes to run.log).
-                results.append(run_one(impl, mode, report_dir, pytest_args, echo=True))
-                if results[-1].exit == EXIT_USAGE:
-                    break  # the other runs share the same options
-        else:
-            # Side by side, each on its own cluster; output and reports stay per run.
-            with ThreadPoolExecutor(len(args.pairs)) as pool:
-                futures = [pool.submit(run_one, impl, mode, report_dir, pytest_args, False)
-                           for impl, mode in args.pairs]
-                results = [f.result() for f in futures]
-    except KeyboardInterrupt:
-        stop_runs()
-        print("rollouts-conformance run: interrupted", file=sys.stderr)
-        return INTERRUPTED
-    wall = round(time.monotonic() - t0, 1)
+        results = run_all(args, report_dir, pytest_args)
+        return write_summary(results, report_dir, round(time.monotonic() - t0, 1))
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def write_summary(results: list[RunResult], report_dir: Path, wall: float) -> int:
+    """summary.txt and summary.json (each written whole), the summary printed; returns the driver's exit code."""
+    interrupted = signal.Signals(STOP_SIGNAL[0]).name if STOP_SIGNAL else ""
     lines_out = []
     for r in results:
-        lines_out.append(f"{r.run}: exit {r.exit} ({r.seconds:.0f}s, pytest exit {r.pytest_exit})"
+        lines_out.append(f"{r.run}: {r.state}, exit {r.exit} ({r.seconds:.0f}s, pytest exit {r.pytest_exit})"
                          + (f": {r.verdicts}" if r.verdicts else "") + (f"; {r.problem}" if r.problem else ""))
         if r.phases:
             lines_out.append("  phases: " + ", ".join(f"{k} {v:.1f}s" for k, v in r.phases.items()))
@@ -398,9 +531,12 @@ def main(argv: list[str] | None = None) -> int:
         if r.log:
             lines_out.append(f"  log: {r.log}")
     code = worst_exit([r.exit for r in results])
-    summary = "\n".join(lines_out) + f"\nwall time {wall:.0f}s"
+    if interrupted and code in (EXIT_OK, EXIT_CLAIM_NOT_MET):
+        code = EXIT_INFRASTRUCTURE  # an interrupted driver certifies nothing, whatever the finished runs said
+    summary = "\n".join(lines_out) + f"\nwall time {wall:.0f}s" + (f"\ninterrupted by {interrupted}" if interrupted else "")
     atomic_write(report_dir / "summary.txt", summary + "\n")
     atomic_write(report_dir / "summary.json", json.dumps({"exit": code, "wallSeconds": wall,
+                                                         "interrupted": interrupted or None,
                                                          "runs": [asdict(r) for r in results]}, indent=1) + "\n")
     print("\n=== summary ===\n" + summary + f"\nexit {code}", flush=True)
     for r in results:

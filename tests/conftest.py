@@ -19,6 +19,7 @@ LONG_FILES_MINUTES = {
     "test_existing_install.py": 20, "test_conformance_pair.py": 10, "test_upstream_e2e.py": 8,
     "test_mutants.py": 7, "test_existing_preinstalled.py": 6, "test_teardown.py": 5, "test_faults.py": 3,
     "test_failure_never_crashes.py": 3, "test_reference_patch.py": 3, "test_bench.py": 3,
+    "test_existing_interrupt.py": 3,
 }
 
 

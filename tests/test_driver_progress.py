@@ -1,11 +1,18 @@
-"""The driver's reading of a run's pytest output: progress lines, waits per test, phases, slowest tests."""
+"""The driver's reading of a run's pytest output: progress lines, waits per test, phases, slowest tests; and its
+summary when it is interrupted."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from fixtures.report.model import EXIT_INFRASTRUCTURE, EXIT_OK
 from scripts.run_conformance import Progress, parse, phases_of, side_by_side, slowest_tests
 
 LIVE_LOG = """suites/test_analysis.py::test_healthy_canary_passes 
@@ -69,3 +76,61 @@ def test_runs_go_side_by_side_only_on_clusters_of_their_own(argv: list[str], tog
     options.write_text("backend: existing\n")
     args, pytest_args = parse([a.replace("OPTIONS", str(options)) for a in argv])
     assert side_by_side(args, pytest_args) is together
+
+
+class StandInRun:
+    """Stands in for one pytest run's process: it runs until signalled, then ends as pytest does when
+    interrupted (exit 2)."""
+
+    def __init__(self) -> None:
+        self.ended = threading.Event()
+        self.signals: list[int] = []
+
+    def poll(self) -> int | None:
+        return pytest.ExitCode.INTERRUPTED if self.ended.is_set() else None
+
+    def send_signal(self, sig: int) -> None:
+        self.signals.append(sig)
+        self.ended.set()
+
+    def kill(self) -> None:
+        self.ended.set()
+
+    def wait(self, timeout: float | None = None) -> int:
+        self.ended.wait(timeout)
+        return pytest.ExitCode.INTERRUPTED
+
+
+def test_interrupted_driver_writes_the_summary_with_each_run_as_it_ended(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Three runs one after the other: the first ends on its own, SIGINT comes during the second, the third
+    never starts. The driver passes SIGINT on to the running one, once, waits for it, and writes summary.json
+    and summary.txt anyway: finished / interrupted / interrupted (not started), exit 3."""
+    import scripts.run_conformance as driver
+
+    second = StandInRun()
+
+    def stand_in_stream(cmd: list[str], *args: Any, **kwargs: Any) -> tuple[int, list[str]]:
+        if "--implementation=first" in cmd:
+            return pytest.ExitCode.OK, []
+        driver.PROCS.append(second)  # type: ignore[arg-type]
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, to the driver alone, while this run goes on
+        assert second.ended.wait(10), "the run was never told to stop"
+        return second.wait(), ["!!!! KeyboardInterrupt !!!!"]
+
+    monkeypatch.setattr(driver, "stream", stand_in_stream)
+    monkeypatch.setattr(driver, "PROCS", [])
+    handler = signal.getsignal(signal.SIGINT)
+    code = driver.main(["--sequential", "--runs", "first:flag,second:flag,third:flag", "--report-dir", str(tmp_path)])
+    assert code == EXIT_INFRASTRUCTURE, capsys.readouterr()
+    assert second.signals == [signal.SIGINT]
+    assert signal.getsignal(signal.SIGINT) is handler, "the driver left its signal handler installed"
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert (summary["exit"], summary["interrupted"]) == (EXIT_INFRASTRUCTURE, "SIGINT")
+    assert [(r["run"], r["state"], r["exit"]) for r in summary["runs"]] == [
+        ("first-flag", "finished", EXIT_OK), ("second-flag", "interrupted", EXIT_INFRASTRUCTURE),
+        ("third-flag", "interrupted", EXIT_INFRASTRUCTURE)], summary
+    assert summary["runs"][2]["problem"].startswith("not started")
+    text = (tmp_path / "summary.txt").read_text()
+    assert "second-flag: interrupted" in text and text.rstrip().endswith("interrupted by SIGINT")
+    assert not list(tmp_path.glob(".*.tmp"))

@@ -174,24 +174,82 @@ def test_allure_executor_categories_and_history(project: pytest.Pytester) -> Non
     assert "profile.rollback=success" in (allure / "environment.properties").read_text()
 
 
-def test_allure_categories_tell_failures_apart() -> None:
-    """The categories' regexes (Java syntax, which Python shares for these) sort messages as intended."""
+def allure_category_of(categories: list[dict[str, Any]], status: str, message: str, trace: str = "") -> list[str]:
+    """The first word of each category Allure files a result under (its regexes are Java's; Python shares
+    the syntax used here, and Allure, like `fullmatch`, matches the whole text)."""
     import re
 
-    from fixtures.report.writers import allure_categories
+    return [c["name"].split()[0] for c in categories if status in c["matchedStatuses"]
+            and re.fullmatch(c.get("messageRegex", "(?s).*"), message)
+            and re.fullmatch(c.get("traceRegex", "(?s).*"), trace)]
+
+
+def test_allure_categories_tell_failures_apart() -> None:
+    """The categories' regexes sort tagged messages as the report classifies them."""
+    from fixtures.report.allure_categories import allure_categories, tagged_message
 
     cats = allure_categories()
+    assert allure_category_of(cats, "failed", tagged_message("implementation", "AssertionError: no canary label"),
+                              "suites/x.py:10: AssertionError") == ["Label,"]
+    assert allure_category_of(cats, "broken", tagged_message("implementation", "WaitAborted: Rollout degraded")) \
+        == ["Label,"]
+    assert allure_category_of(cats, "broken", tagged_message("infrastructure", "BackendError: apiserver gone"),
+                              "fixtures.backends.BackendError: apiserver gone") == ["Infrastructure"]
+    assert allure_category_of(cats, "failed", tagged_message("infrastructure", "WaitTimeout: labels", "Prometheus "
+                                                             "at http://127.0.0.9:9090 unreachable")) == ["Infrastructure"]
+    assert allure_category_of(cats, "broken", "TypeError: a fixture outside any test") == ["Suite"]
+    assert allure_category_of(cats, "skipped", "Skipped: UNSUPPORTED: refuses the flag") == ["Unsupported"]
 
-    def matches(status: str, message: str, trace: str) -> list[str]:
-        return [c["name"] for c in cats if status in c["matchedStatuses"]
-                and re.fullmatch(c.get("messageRegex", "(?s).*"), message)
-                and re.fullmatch(c.get("traceRegex", "(?s).*"), trace)]
 
-    assert [n.split()[0] for n in matches("failed", "AssertionError: no canary label",
-                                          "suites/x.py:10: AssertionError")] == ["Label,"]
-    assert [n.split()[0] for n in matches("broken", "BackendError: apiserver gone",
-                                          "fixtures.backends.BackendError: apiserver gone")] == ["Infrastructure"]
-    assert [n.split()[0] for n in matches("skipped", "Skipped: UNSUPPORTED: refuses the flag", "")] == ["Unsupported"]
+DIAGNOSED_SUITE = '''
+import pytest
+from fixtures.outcome import mark_infrastructure
+
+@pytest.fixture
+def diagnosis(request):
+    yield
+    # What the scenario fixture does after a failure whose AnalysisRuns show Prometheus unreachable.
+    mark_infrastructure(request.node, "AnalysisRun ar-1 metric error-ratio: Prometheus at http://127.0.0.9:9090 "
+                                      "unreachable (dial tcp: connection refused)")
+
+@pytest.mark.conformance("RBK-1", profile="rollback")
+def test_aborted_when_prometheus_down(diagnosis):
+    raise AssertionError("Rollout demo: no abort within 13 s (the label check that gave up)")
+
+@pytest.mark.conformance("LBL-1", profile="status-labels")
+def test_labels_wrong():
+    raise AssertionError("ReplicaSet demo-abc: argo-rollouts-status is 'stable', expected 'canary'")
+
+@pytest.mark.conformance("ANA-1", profile="analysis")
+def test_backend_gone():
+    class BackendError(RuntimeError):
+        pass
+    raise BackendError("the apiserver stopped answering")
+'''
+
+
+def test_allure_files_failures_as_the_report_does(pytester: pytest.Pytester) -> None:
+    """A failure diagnosed as infrastructure after the fact (Prometheus unreachable) is in Allure's
+    Infrastructure category, as in the report, not under the implementation; the others follow the report too."""
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_suite=DIAGNOSED_SUITE)
+    pytester.runpytest("--alluredir=allure")
+    categories = json.loads((pytester.path / "allure" / "categories.json").read_text())
+    in_report = {t["name"]: t["category"] for p in report(pytester)["profiles"] for t in p["tests"]}
+    assert in_report == {"aborted_when_prometheus_down": "infrastructure", "labels_wrong": "implementation",
+                         "backend_gone": "infrastructure"}, in_report
+    filed = {}
+    for path in (pytester.path / "allure").glob("*-result.json"):
+        result = json.loads(path.read_text())
+        details = result.get("statusDetails") or {}
+        filed[result["name"].removeprefix("test_")] = (
+            allure_category_of(categories, result["status"], details.get("message", ""), details.get("trace", "")),
+            details.get("message", ""), {lb["name"]: lb["value"] for lb in result["labels"]})
+    expected = {"infrastructure": ["Infrastructure"], "implementation": ["Label,"]}
+    assert {name: got[0] for name, got in filed.items()} == {n: expected[c] for n, c in in_report.items()}, filed
+    _, message, labels = filed["aborted_when_prometheus_down"]
+    assert message.startswith("[infrastructure] infrastructure fault: AnalysisRun ar-1") and "no abort" in message
+    assert labels["conformance-category"] == "infrastructure" and "conformance-infrastructure-cause" not in labels
 
 
 # ---- submission ----------------------------------------------------------------------------

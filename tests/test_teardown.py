@@ -16,6 +16,7 @@ and the report never contains the run's admin token.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -32,8 +33,8 @@ from typing import Callable
 import pytest
 import yaml
 
-from fixtures.local.process import die_with_parent
-from fixtures.report.model import INTERRUPTED, PASSED
+from fixtures.child_processes import die_with_parent
+from fixtures.report.model import EXIT_INFRASTRUCTURE, INTERRUPTED, PASSED
 from fixtures.report.plugin import CHECKPOINT_REASON
 from fixtures.report.schema import schema_problems
 from fixtures.report.writers import REPORT_FILE
@@ -61,6 +62,7 @@ class Run:
 
     report_dir: Path
     test: str
+    driver_runs: str = ""  # set: the run driver (scripts.run_conformance) runs these pairs one after the other
     mark: str = field(default_factory=lambda: uuid.uuid4().hex)
     lines: list[str] = field(default_factory=list)
     proc: subprocess.Popen[str] | None = None
@@ -73,6 +75,10 @@ class Run:
         cmd = [sys.executable, "-m", "pytest", "suites", "--backend", "local", "--implementation", "reference",
                "--run-test", self.test, f"--report-dir={self.report_dir}", "-v", "-p", "no:randomly",
                "-o", "log_cli=true", "-o", "log_cli_level=INFO", "-o", "log_cli_format=%(asctime)s %(message)s"]
+        if self.driver_runs:
+            # pytest's output passes through the driver (one run at a time), so the same lines show the way.
+            cmd = [sys.executable, "-m", "scripts.run_conformance", "--sequential", "--runs", self.driver_runs,
+                   f"--report-dir={self.report_dir}", "--backend", "local", "--run-test", self.test, "-p", "no:randomly"]
         # Its own session (a signal goes to pytest alone, as `kill PID` would), and it dies with this test.
         self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      text=True, start_new_session=True, preexec_fn=die_with_parent)
@@ -145,8 +151,8 @@ class Run:
 def run_of(tmp_path: Path):  # type: ignore[no-untyped-def]
     runs: list[Run] = []
 
-    def make(test: str) -> Run:
-        run = Run(tmp_path / f"reports-{len(runs)}", test)
+    def make(test: str, driver_runs: str = "") -> Run:
+        run = Run(tmp_path / f"reports-{len(runs)}", test, driver_runs)
         runs.append(run)
         return run.start()
 
@@ -237,14 +243,16 @@ def assert_listeners_on_loopback(run: Run) -> None:
 
 
 def stop_at(run: Run, what: str, condition: Callable[[], bool], sig: int = signal.SIGINT,
-            checks_while_running: Callable[[Run], object] | None = None) -> dict:
-    """Wait for `condition`, send `sig`, and check what is left; returns the report."""
+            checks_while_running: Callable[[Run], object] | None = None,
+            exit_code: int = pytest.ExitCode.INTERRUPTED) -> dict:
+    """Wait for `condition`, send `sig`, and check what is left; returns the report. `exit_code`: pytest's
+    interruption (2), or the driver's (3)."""
     run.wait_for(what, condition)
     if checks_while_running is not None:
         checks_while_running(run)  # the run goes on meanwhile: checks of seconds, not of minutes
     run.send(sig)
     code = run.wait_exit()
-    assert code == (-signal.SIGKILL if sig == signal.SIGKILL else pytest.ExitCode.INTERRUPTED), run.output()
+    assert code == (-signal.SIGKILL if sig == signal.SIGKILL else exit_code), run.output()
     # After SIGKILL nothing but the kernel cleans up: each process gets its parent-death signal. The cluster
     # folder (0700) stays, nobody being left to remove it (the fixture's clean-up does).
     assert_nothing_left(run, files_removed=sig != signal.SIGKILL)
@@ -285,6 +293,24 @@ def test_sigint_inside_a_wait_and_what_a_running_cluster_exposes(run_of: Callabl
     second = outcomes(doc)[WAITING_SECOND]
     assert second["outcome"] == INTERRUPTED and second["message"].startswith("not run"), second
     assert secrets_in(run.run_dir, [seen["token"]]) == []
+
+
+def test_sigint_to_the_driver_still_writes_its_summary(run_of: Callable[..., Run]) -> None:
+    """The driver (`python -m scripts.run_conformance`), two runs one after the other, stopped with SIGINT during
+    the first one's cluster start: it passes the signal on, waits for that run's teardown and writes its
+    summary, whole, with the first run interrupted and the second one not started; exit 3 (docs/report.md).
+    (A run that ends before the signal stays `finished`: tests/test_driver_progress.py.)"""
+    run = run_of(QUICK_TEST, "reference:flag,upstream:explicit")
+    doc = stop_at(run, "etcd up, kube-apiserver starting", run.line(r"waited \S+ for etcd healthy"),
+                  exit_code=EXIT_INFRASTRUCTURE)
+    assert_interrupted(doc, QUICK_TEST, ("setup",), "SIGINT")
+    assert not list(run.report_dir.glob(".*.tmp")), list(run.report_dir.iterdir())
+    summary = json.loads((run.report_dir / "summary.json").read_text())
+    assert (summary["exit"], summary["interrupted"]) == (EXIT_INFRASTRUCTURE, "SIGINT"), summary
+    runs = {r["run"]: (r["state"], r["exit"], r["pytest_exit"]) for r in summary["runs"]}
+    assert runs == {"reference-flag": ("interrupted", EXIT_INFRASTRUCTURE, pytest.ExitCode.INTERRUPTED),
+                    "upstream-explicit": ("interrupted", EXIT_INFRASTRUCTURE, -1)}, summary
+    assert "interrupted by SIGINT" in (run.report_dir / "summary.txt").read_text()
 
 
 def test_sigint_while_the_report_is_written(run_of: Callable[[str], Run]) -> None:
