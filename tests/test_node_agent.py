@@ -85,3 +85,23 @@ def test_deletion_stops_the_process_and_removes_the_pod(local_backend: LocalBack
                                               None), local_backend.timeouts.pods_ready)
     with pytest.raises(requests.ConnectionError):
         requests.get(f"http://{ip}:8080/healthz", timeout=2)
+
+
+def test_session_cleanup_deletes_a_run_namespace_nobody_registered(local_backend: LocalBackend) -> None:
+    """A test interrupted between creating its namespace and registering its clean-up leaves the namespace to
+    the session's label-selected sweep: it must delete it, not only wait for it."""
+    from fixtures.cluster_plugin import delete_run_namespaces
+
+    run_id = f"orphan{int(time.time() * 1000) % 10**8}"
+    kube = local_backend.kube
+    for name in (f"{run_id}-a", f"{run_id}-b"):
+        kube.create_namespace(name, {RUN_LABEL: run_id})
+    kube.create_namespace(f"{run_id}-other", {RUN_LABEL: f"{run_id}x"})  # another run's: left alone
+    try:
+        delete_run_namespaces(kube, run_id, local_backend.timeouts.namespace_delete)
+        left = [n.metadata.name for n in kube.core.list_namespace(label_selector=f"{RUN_LABEL}={run_id}").items]
+        assert left == []
+        other = kube.core.read_namespace(f"{run_id}-other")
+        assert other.metadata.deletion_timestamp is None, "another run's namespace was deleted"
+    finally:
+        kube.delete_namespace(f"{run_id}-other")
