@@ -165,7 +165,7 @@ def cmd_list(fmt: str, update: Path | None = None) -> int:
 
 
 def cmd_version() -> int:
-    from fixtures.local import versions
+    from fixtures.artifacts import versions
 
     print(f"rollouts-conformance {__version__} ({ROOT})")
     print(f"Argo Rollouts {versions.ARGO_ROLLOUTS}")

@@ -4,7 +4,7 @@
                                    [--no-skip] [--wait-timeout S] [--output FILE]
 
 It builds (once, cached) upstream's e2e test binary from the Argo Rollouts module
-(`fixtures.local.build`, artifact `rollouts-e2e`), starts a local cluster whose
+(`fixtures.artifacts.build`, artifact `rollouts-e2e`), starts a local cluster whose
 node agent runs upstream's e2e images through stand-ins (`images.e2e_images()`),
 starts the controller with `--instance-id argo-rollouts-e2e` plus the given flags,
 and runs `TestCanarySuite` from the binary's folder (the tests read their
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from fixtures.backends.local import LocalBackend
-from fixtures.local import build
+from fixtures.artifacts import build
 from fixtures.local.images import e2e_images
 from fixtures.timeouts import Timeouts
 

@@ -10,7 +10,7 @@ import pytest
 
 from fixtures.backends import Backend
 from fixtures.controller import STATUS_LABELS_FLAG
-from fixtures.local import build
+from fixtures.artifacts import build
 from fixtures.suite import require_controller_flags
 from fixtures.labels import STATUS_KEY
 from fixtures.scenario import HEALTHY_V1, HEALTHY_V2, Scenario, bluegreen_rollout, canary_rollout

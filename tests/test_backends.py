@@ -87,7 +87,7 @@ contexts: [{{name: c, context: {{cluster: c, user: u}}}}]
 
 
 def test_upstream_install_manifest_rendering_keeps_what_ships() -> None:
-    from fixtures.local import build
+    from fixtures.artifacts import build
 
     manifest = build.ensure(["rollouts-manifests"])["rollouts-install-yaml"]
     shipped = rollouts.render(manifest, "img:1", [], local_cluster=False)

@@ -37,7 +37,7 @@ from fixtures.backends.kind import KIND_NODE_IMAGES, KindProvider, cluster_confi
 from fixtures.backends.provider import ProviderError
 from fixtures.backends.registry import BACKENDS
 from fixtures.config import ConfigError, SuiteConfig
-from fixtures.local import build, versions
+from fixtures.artifacts import build, versions
 from fixtures.image_names import DEMO_APP_IMAGE, REFERENCE_CONTROLLER_IMAGE, controller_image
 
 REPO = Path(__file__).resolve().parents[1]
@@ -120,7 +120,7 @@ def module_dir(module: str, version: str) -> Path:
     modcache = subprocess.run([go, "env", "GOMODCACHE"], capture_output=True, text=True).stdout.strip()
     folder = Path(modcache) / f"{module}@{version}"
     if not folder.is_dir():
-        pytest.skip(f"{module}@{version} not downloaded (python -m fixtures.local.build builds it)")
+        pytest.skip(f"{module}@{version} not downloaded (python -m fixtures.artifacts.build builds it)")
     return folder
 
 

@@ -53,7 +53,7 @@ def test_the_driver_imports_no_backend_internals() -> None:
     code = "import json, sys, scripts.run_conformance; print(json.dumps(sorted(sys.modules)))"
     loaded = json.loads(subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
                                        check=True).stdout)
-    internals = [m for m in loaded if m.startswith("fixtures.local.") and m != "fixtures.local.versions"
+    internals = [m for m in loaded if m.startswith("fixtures.local.") and m != "fixtures.artifacts.versions"
                  or m.startswith("fixtures.backends.") and m != "fixtures.backends.registry"]
     assert internals == [], internals
     assert "fixtures.child_processes" in loaded

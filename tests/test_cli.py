@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fixtures.local import versions
+from fixtures.artifacts import versions
 from fixtures.report.model import EXIT_CLAIM_NOT_MET, EXIT_INFRASTRUCTURE, EXIT_OK, EXIT_USAGE
 from fixtures.spec import PROFILES, REQUIREMENTS
 from scripts.cli import GENERATED_BEGIN, GENERATED_END, catalogue_markdown, generated_part, suite_tests

@@ -88,7 +88,7 @@ def grants(rules: list[dict[str, Any]], verb: str, group: str, resource: str) ->
 def test_the_two_requests_are_outside_and_inside_upstreams_own_role() -> None:
     """Read against the pinned install.yaml: its ClusterRole does not grant listing nodes and does grant listing
     rollouts, and its binding is what the record names for the controller's ServiceAccount."""
-    from fixtures.local import build
+    from fixtures.artifacts import build
 
     manifest = build.ensure(["rollouts-manifests"])["rollouts-install-yaml"]
     objects = rollouts.render(manifest, "img:1", [], local_cluster=False).objects

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.local_backend
 
 def test_prometheus_without_the_labelmap_is_refused_by_the_preflight(tmp_path: Path) -> None:
     """--prometheus-url: a Prometheus whose pod job lacks the labelmap stops the run, naming what to add."""
-    from fixtures.local import build
+    from fixtures.artifacts import build
     from fixtures.local.process import ManagedProcess, free_port
     from fixtures.prom import scrape_config
 

@@ -120,7 +120,7 @@ def test_secret_scan_finds_keys_tokens_and_kubeconfig_credentials(tmp_path: Path
 # ---- a whole profile set against labels that never arrive --------------------------------------------
 @pytest.mark.local_backend
 def test_every_profile_reported_when_labels_never_arrive(tmp_path: Path) -> None:
-    from fixtures.local.build import build_controller_variant
+    from fixtures.artifacts.build import build_controller_variant
 
     binary = build_controller_variant(VARIANT.stem, [VARIANT])
     out = tmp_path / "reports"

@@ -25,7 +25,7 @@ from fixtures.backends.k3s import K3S_IMAGES
 from fixtures.backends.kind import KIND_NODE_IMAGES, KindProvider
 from fixtures.backends.registry import backend_names
 from fixtures.config import LABELLING_MODES
-from fixtures.local import build
+from fixtures.artifacts import build
 from fixtures.spec import PROFILES, profiles_in_mode
 
 REPO = Path(__file__).resolve().parents[1]
@@ -165,7 +165,7 @@ def test_every_option_of_the_run_steps_exists(any_job: tuple[str, dict[str, Any]
     known = {
         "scripts.run_conformance": driver | plugin_options(),
         "fixtures.images": help_options("fixtures.images", "build"),
-        "fixtures.local.build": help_options("fixtures.local.build"),
+        "fixtures.artifacts.build": help_options("fixtures.artifacts.build"),
     }
     commands = python_commands(job)
     assert {m for m, _ in commands} == set(known), commands
@@ -188,7 +188,7 @@ def test_run_step_values_are_valid(any_job: tuple[str, dict[str, Any]]) -> None:
         elif module == "fixtures.images":
             wanted = [b for a, b in zip(args, args[1:]) if a == "--only"]
             assert args[0] == "build" and set(wanted) <= set(images.builds()) and "demo" in wanted
-        elif module == "fixtures.local.build":
+        elif module == "fixtures.artifacts.build":
             wanted = [b for a, b in zip(args, args[1:]) if a == "--only"]
             assert wanted == tools and set(wanted) <= set(build.artifacts())
 

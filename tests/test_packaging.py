@@ -15,10 +15,10 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 # What the local backend and the suite read from an installed copy (relative to site-packages).
-DATA = ["fixtures/schema/conformance-report.schema.json", "fixtures/local/gomod/kubernetes/go.mod",
-        "fixtures/local/gomod/etcd/main.go", "suites/templates/error-ratio-canary.yaml", "suites/conformance.ini",
+DATA = ["fixtures/schema/conformance-report.schema.json", "fixtures/artifacts/gomod/kubernetes/go.mod",
+        "fixtures/artifacts/gomod/etcd/main.go", "suites/templates/error-ratio-canary.yaml", "suites/conformance.ini",
         "apps/demo/app.py", "apps/demo/Dockerfile", "reference/enable-canary-status-labels.patch",
-        "scripts/run_conformance.py", "fixtures/local/versions.py"]
+        "scripts/run_conformance.py", "fixtures/artifacts/versions.py"]
 
 
 def tracked_copy(dest: Path) -> Path:
@@ -105,7 +105,7 @@ def test_installed_copy_builds_the_local_backend(installed: tuple[Path, Path]) -
     """The installed Go wrapper modules and reference patch key the same cached builds as the checkout's
     (a cache hit: the installed data is the checkout's, byte for byte)."""
     env_dir, elsewhere = installed
-    res = subprocess.run([str(env_dir / "bin" / "python"), "-m", "fixtures.local.build"], cwd=elsewhere,
+    res = subprocess.run([str(env_dir / "bin" / "python"), "-m", "fixtures.artifacts.build"], cwd=elsewhere,
                          capture_output=True, text=True, env=clean_env(), timeout=3600)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     assert "building into" not in res.stdout + res.stderr, "the installed copy rebuilt what the checkout had built"

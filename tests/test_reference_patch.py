@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.local import build, versions
+from fixtures.artifacts import build, versions
 
 pytestmark = pytest.mark.gotest
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from fixtures.local import versions
+from fixtures.artifacts import versions
 
-GOMOD = Path(__file__).resolve().parents[1] / "fixtures" / "local" / "gomod"
+GOMOD = Path(__file__).resolve().parents[1] / "fixtures" / "artifacts" / "gomod"
 
 
 def test_kubernetes_pin_matches_wrapper_module() -> None:

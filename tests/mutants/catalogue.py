@@ -2,7 +2,7 @@
 
 Each variant is `tests/mutants/<name>.patch`, applied on top of the reference patch
 (`reference/enable-canary-status-labels.patch`) and built like the reference
-(`fixtures.local.build.build_controller_variant`). This table is the one place that says what each
+(`fixtures.artifacts.build.build_controller_variant`). This table is the one place that says what each
 variant breaks, which requirement IDs must reject it, and the smallest set of conformance tests
 (short names, as `--run-test` takes them) that must catch it. `tests/test_mutants.py` runs the
 suite against every variant and checks the report; the README's mutation table is rendered from
