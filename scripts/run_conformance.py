@@ -55,6 +55,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # suites/conformance.ini and the plugins' entry point.
 CHECKOUT = (ROOT / "pyproject.toml").is_file() and (ROOT / "conftest.py").is_file()
 DEFAULT_RUNS = "reference:flag,upstream:explicit"
+# pytest-xdist workers per run, each with its own cluster (fixtures/parallel.py), unless --workers or an options
+# file says otherwise: passed as the ini default, below both. Measured on 2 cores (README, "Measured here").
+DEFAULT_WORKERS = 2
 INTERRUPTED = 130
 
 
@@ -141,13 +144,19 @@ def pytest_command(impl: str, mode: str, run_dir: Path, report_dir: Path, pytest
     return [sys.executable, "-m", "pytest", *where, "-v",
             # progress: waits and start-up log as they happen
             "-o", "log_cli=true", "-o", "log_cli_level=INFO", "-o", "log_cli_format=%(asctime)s %(message)s",
+            # the workers' log lines, which their controller prints after each phase: with their time too
+            "-o", "log_format=%(asctime)s %(message)s",
             f"--implementation={impl}", f"--labelling-mode={mode}", f"--report-dir={report_dir}",
             f"--alluredir={run_dir / 'allure-results'}", "--clean-alluredir",
-            f"--junitxml={run_dir / 'junit.xml'}", *pytest_args]
+            f"--junitxml={run_dir / 'junit.xml'}", "-o", f"conformance_workers={DEFAULT_WORKERS}", *pytest_args]
 
 
 NODE_LINE = re.compile(r"^(?P<node>\S+\.py::\S+)")
 OUTCOME = re.compile(r"\b(?P<outcome>PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b(?: \([^)]*\))?\s+\[\s*\d+%\]\s*$")
+# With workers (xdist): "[gw0] [ 50%] PASSED suites/test_x.py::test_y"; their log lines come as
+# "suites/test_x.py::test_y [gw0] call: <log line>" (fixtures/parallel.py), so NODE_LINE names their test.
+WORKER_OUTCOME = re.compile(r"^\[gw\d+\] \[\s*\d+%\] (?P<outcome>PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS) "
+                            r"(?P<node>\S+\.py::\S+)")
 WAITED = re.compile(r"waited (?P<seconds>\d+(?:\.\d+)?)s for (?P<what>.*)$")
 PRINT_LOCK = threading.Lock()
 PROCS: list[subprocess.Popen[str]] = []
@@ -178,10 +187,14 @@ class Progress:
             self.waits.setdefault(self.current.split("::")[-1], []).append(
                 (waited.group("what"), float(waited.group("seconds"))))
         outcome = OUTCOME.search(line)
-        if outcome and self.current:
+        done = WORKER_OUTCOME.match(line)
+        test = done.group("node") if done else self.current
+        if done is None and outcome is not None and not self.current:
+            outcome = None
+        if done or outcome:
             self.finished += 1
             if not self.quiet:
-                say(f"[{self.run}] {outcome.group('outcome'):7} {self.current.split('/')[-1]} "
+                say(f"[{self.run}] {(done or outcome).group('outcome'):7} {test.split('/')[-1]} "  # type: ignore[union-attr]
                     f"({time.monotonic() - self.started:.0f}s into the run)")
 
 

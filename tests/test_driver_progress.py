@@ -69,3 +69,26 @@ def test_runs_go_side_by_side_only_on_clusters_of_their_own(argv: list[str], tog
     options.write_text("backend: existing\n")
     args, pytest_args = parse([a.replace("OPTIONS", str(options)) for a in argv])
     assert side_by_side(args, pytest_args) is together
+
+
+WORKERS_LOG = """suites/test_analysis.py::test_healthy_canary_passes 
+suites/test_status_labels.py::test_no_labels_without_flag 
+suites/test_analysis.py::test_healthy_canary_passes [gw1] setup: INFO     conformance:wait.py:80 waited 4.83s for kube-apiserver ready
+suites/test_status_labels.py::test_no_labels_without_flag [gw0] call: INFO     conformance:wait.py:80 waited 2.00s for labels
+suites/test_analysis.py::test_healthy_canary_passes [gw1] call: INFO     conformance:wait.py:80 waited 12.50s for AnalysisRun
+[gw1] [ 50%] PASSED suites/test_analysis.py::test_healthy_canary_passes 
+[gw0] [100%] FAILED suites/test_status_labels.py::test_no_labels_without_flag 
+"""
+
+
+def test_progress_with_workers_names_each_line_s_own_test(capsys: pytest.CaptureFixture[str]) -> None:
+    """With --workers, tests interleave: outcomes and waits are read from lines that name their test."""
+    progress = Progress("reference-flag")
+    for line in WORKERS_LOG.splitlines():
+        progress.feed(line)
+    out = capsys.readouterr().out.splitlines()
+    assert [ln.split(" (")[0] for ln in out] == [
+        "[reference-flag] PASSED  test_analysis.py::test_healthy_canary_passes",
+        "[reference-flag] FAILED  test_status_labels.py::test_no_labels_without_flag"]
+    assert progress.waits == {"test_healthy_canary_passes": [("kube-apiserver ready", 4.83), ("AnalysisRun", 12.5)],
+                              "test_no_labels_without_flag": [("labels", 2.0)]}
