@@ -71,6 +71,11 @@ NOT_STARTED = "not started: the driver was interrupted first"
 # How long an interrupted run may take to tear down before it is killed: the namespaces of its tests deleted,
 # an in-cluster install removed (as many again), its processes stopped.
 STOP_GRACE = 2 * DEFAULT_TIMEOUTS.namespace_delete + 4 * DEFAULT_TIMEOUTS.process_stop
+# pytest-xdist workers per run, each with its own cluster (fixtures/parallel.py), unless --workers or an options
+# file says otherwise: passed as the ini default, below both. 1 by measurement: on this shared 2-core machine
+# (load 7-55) two workers took as long as one, their second cluster's CPU eating the overlap of the waits
+# (README, "Measured here"); --workers 2 where cores are free.
+DEFAULT_WORKERS = 1
 
 
 class UsageError(Exception):
@@ -161,13 +166,19 @@ def pytest_command(impl: str, mode: str, run_dir: Path, report_dir: Path, pytest
     return [sys.executable, "-m", "pytest", *where, "-v",
             # progress: waits and start-up log as they happen
             "-o", "log_cli=true", "-o", "log_cli_level=INFO", "-o", "log_cli_format=%(asctime)s %(message)s",
+            # the workers' log lines, which their controller prints after each phase: with their time too
+            "-o", "log_format=%(asctime)s %(message)s",
             f"--implementation={impl}", f"--labelling-mode={mode}", f"--report-dir={report_dir}",
             f"--alluredir={run_dir / 'allure-results'}", "--clean-alluredir",
-            f"--junitxml={run_dir / 'junit.xml'}", *pytest_args]
+            f"--junitxml={run_dir / 'junit.xml'}", "-o", f"conformance_workers={DEFAULT_WORKERS}", *pytest_args]
 
 
 NODE_LINE = re.compile(r"^(?P<node>\S+\.py::\S+)")
 OUTCOME = re.compile(r"\b(?P<outcome>PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b(?: \([^)]*\))?\s+\[\s*\d+%\]\s*$")
+# With workers (xdist): "[gw0] [ 50%] PASSED suites/test_x.py::test_y"; their log lines come as
+# "suites/test_x.py::test_y [gw0] call: <log line>" (fixtures/parallel.py), so NODE_LINE names their test.
+WORKER_OUTCOME = re.compile(r"^\[gw\d+\] \[\s*\d+%\] (?P<outcome>PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS) "
+                            r"(?P<node>\S+\.py::\S+)")
 WAITED = re.compile(r"waited (?P<seconds>\d+(?:\.\d+)?)s for (?P<what>.*)$")
 PRINT_LOCK = threading.Lock()
 PROCS: list[subprocess.Popen[str]] = []
@@ -201,10 +212,14 @@ class Progress:
             self.waits.setdefault(self.current.split("::")[-1], []).append(
                 (waited.group("what"), float(waited.group("seconds"))))
         outcome = OUTCOME.search(line)
-        if outcome and self.current:
+        done = WORKER_OUTCOME.match(line)
+        test = done.group("node") if done else self.current
+        if done is None and outcome is not None and not self.current:
+            outcome = None
+        if done or outcome:
             self.finished += 1
             if not self.quiet:
-                say(f"[{self.run}] {outcome.group('outcome'):7} {self.current.split('/')[-1]} "
+                say(f"[{self.run}] {(done or outcome).group('outcome'):7} {test.split('/')[-1]} "  # type: ignore[union-attr]
                     f"({time.monotonic() - self.started:.0f}s into the run)")
 
 

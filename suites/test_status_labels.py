@@ -11,7 +11,7 @@ import pytest
 from fixtures.backends import Backend
 from fixtures.controller import STATUS_LABELS_FLAG
 from fixtures.artifacts import build
-from fixtures.suite import require_controller_flags
+from fixtures.suite import require_controller_flags, restarts_controller
 from fixtures.labels import STATUS_KEY
 from fixtures.scenario import HEALTHY_V1, HEALTHY_V2, Scenario, bluegreen_rollout, canary_rollout
 from suites import checks
@@ -27,6 +27,7 @@ def assert_no_carriers(sc: Scenario, name: str, why: str) -> None:
 
 
 @pytest.mark.conformance("FLAG-2", profile=PROFILE)
+@restarts_controller
 def test_no_labels_without_flag(controller_without_flag: Backend, scenario: Scenario) -> None:
     """Without the flag, no ReplicaSet or pod gets the argo-rollouts-status key, mid-update or after."""
     sc, name = scenario, "noflag"
@@ -39,6 +40,7 @@ def test_no_labels_without_flag(controller_without_flag: Backend, scenario: Scen
 
 
 @pytest.mark.conformance("LBL-6", profile=PROFILE)
+@restarts_controller
 def test_enabling_flag_keeps_revision_and_pods(controller_without_flag: Backend, scenario: Scenario,
                                                request: pytest.FixtureRequest) -> None:
     """Enabling the flag on a healthy Rollout creates no revision, restarts no pod, and labels it stable."""
@@ -68,6 +70,7 @@ def test_enabling_flag_keeps_revision_and_pods(controller_without_flag: Backend,
 
 
 @pytest.mark.conformance("FLAG-1", profile=PROFILE)
+@restarts_controller
 def test_controller_accepts_flag(controller_with_flag: Backend, scenario: Scenario) -> None:
     """With the flag the controller starts and reconciles a canary Rollout to Healthy through an update."""
     sc, name = scenario, "flag"

@@ -112,9 +112,11 @@ def test_installed_pytest_configuration_matches_pyproject() -> None:
     (["--bogus-option"], "unrecognized arguments: --bogus-option"),
     (["--options-file", "opts.yaml"], "keep_on_failure must be true or false, got str 'false'"),
     (["--backend", "broken", "-p", "tests.broken_backend"], "backend broken could not start"),
+    # a worker's pytest.exit stops the run with the same line (fixtures/parallel.py)
+    (["--backend", "broken", "-p", "tests.broken_backend", "--workers", "2"], "backend broken could not start"),
     (["--claim", "nonsense"], "unknown --claim ['nonsense']"),
     (["--submit", "--claim", "metrics"], "--submit needs implementation metadata"),
-], ids=["bad-option", "bad-options-file", "backend-cannot-start", "unknown-claim", "submit-without-metadata"])
+], ids=["bad-option", "bad-options-file", "backend-cannot-start", "backend-cannot-start-workers", "unknown-claim", "submit-without-metadata"])
 def test_run_exit_codes_for_bad_input_and_broken_backend(tmp_path: Path, args: list[str], problem: str) -> None:
     (tmp_path / "opts.yaml").write_text('keep_on_failure: "false"\n')
     res = cli("run", "--runs", "reference:flag", "--report-dir", str(tmp_path / "reports"), *args, cwd=tmp_path)

@@ -134,3 +134,26 @@ def test_interrupted_driver_writes_the_summary_with_each_run_as_it_ended(
     text = (tmp_path / "summary.txt").read_text()
     assert "second-flag: interrupted" in text and text.rstrip().endswith("interrupted by SIGINT")
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+WORKERS_LOG = """suites/test_analysis.py::test_healthy_canary_passes 
+suites/test_status_labels.py::test_no_labels_without_flag 
+suites/test_analysis.py::test_healthy_canary_passes [gw1] setup: INFO     conformance:wait.py:80 waited 4.83s for kube-apiserver ready
+suites/test_status_labels.py::test_no_labels_without_flag [gw0] call: INFO     conformance:wait.py:80 waited 2.00s for labels
+suites/test_analysis.py::test_healthy_canary_passes [gw1] call: INFO     conformance:wait.py:80 waited 12.50s for AnalysisRun
+[gw1] [ 50%] PASSED suites/test_analysis.py::test_healthy_canary_passes 
+[gw0] [100%] FAILED suites/test_status_labels.py::test_no_labels_without_flag 
+"""
+
+
+def test_progress_with_workers_names_each_line_s_own_test(capsys: pytest.CaptureFixture[str]) -> None:
+    """With --workers, tests interleave: outcomes and waits are read from lines that name their test."""
+    progress = Progress("reference-flag")
+    for line in WORKERS_LOG.splitlines():
+        progress.feed(line)
+    out = capsys.readouterr().out.splitlines()
+    assert [ln.split(" (")[0] for ln in out] == [
+        "[reference-flag] PASSED  test_analysis.py::test_healthy_canary_passes",
+        "[reference-flag] FAILED  test_status_labels.py::test_no_labels_without_flag"]
+    assert progress.waits == {"test_healthy_canary_passes": [("kube-apiserver ready", 4.83), ("AnalysisRun", 12.5)],
+                              "test_no_labels_without_flag": [("labels", 2.0)]}
