@@ -73,8 +73,9 @@ NOT_STARTED = "not started: the driver was interrupted first"
 STOP_GRACE = 2 * DEFAULT_TIMEOUTS.namespace_delete + 4 * DEFAULT_TIMEOUTS.process_stop
 # pytest-xdist workers per run, each with its own cluster (fixtures/parallel.py), unless --workers or an options
 # file says otherwise: passed as the ini default, below both. 1 by measurement: on this shared 2-core machine
-# (load 7-55) two workers took as long as one, their second cluster's CPU eating the overlap of the waits
-# (README, "Measured here"); --workers 2 where cores are free.
+# (load 7-55) two workers took as long as one, their second cluster's CPU eating the overlap of the waits;
+# idle, the pair took 3 min 56 s with two against 5 min 3 s with one (README, "Measured here"). CI and nightly
+# jobs run beside other work: --workers 2 where cores are free.
 DEFAULT_WORKERS = 1
 
 
