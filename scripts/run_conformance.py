@@ -53,7 +53,7 @@ from typing import Any, Callable, NoReturn
 import yaml
 
 from fixtures.backends.registry import AUTO, BACKENDS
-from fixtures.child_processes import die_with_parent
+from fixtures.child_processes import stoppable_child
 from fixtures.report.aggregate import verdict
 from fixtures.report.model import EXIT_CLAIM_NOT_MET, EXIT_INFRASTRUCTURE, EXIT_OK, EXIT_USAGE, worst_exit
 from fixtures.report.writers import atomic_write
@@ -236,7 +236,7 @@ def stream(cmd: list[str], cwd: Path, log: Path | None = None, progress: Progres
         # report interrupted. Its own session: a Ctrl-C at the terminal reaches the driver alone, which passes it
         # on once (a second signal would cut pytest's teardown short).
         with subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              bufsize=1, preexec_fn=die_with_parent, start_new_session=True) as proc:
+                              bufsize=1, preexec_fn=stoppable_child, start_new_session=True) as proc:
             PROCS.append(proc)
             if STOP.is_set():
                 signal_run(proc)  # interrupted while it was being started: stop_runs may have missed it

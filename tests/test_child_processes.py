@@ -1,5 +1,6 @@
-"""Children that never outlive their parent (`fixtures.child_processes`), and the driver's independence from the
-local backend's internals: it starts its pytest runs with the backend-neutral helper (issue 11)."""
+"""Children that never outlive their parent and stop on SIGINT (`fixtures.child_processes`), and the driver's
+independence from the local backend's internals: it starts its pytest runs with the backend-neutral helper
+(issue 11)."""
 
 from __future__ import annotations
 
@@ -53,7 +54,37 @@ def test_the_driver_imports_no_backend_internals() -> None:
     code = "import json, sys, scripts.run_conformance; print(json.dumps(sorted(sys.modules)))"
     loaded = json.loads(subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
                                        check=True).stdout)
-    internals = [m for m in loaded if m.startswith("fixtures.local.") and m != "fixtures.artifacts.versions"
+    internals = [m for m in loaded if m.startswith("fixtures.local")
                  or m.startswith("fixtures.backends.") and m != "fixtures.backends.registry"]
     assert internals == [], internals
     assert "fixtures.child_processes" in loaded
+
+
+# A parent started as a shell's background job is: SIGINT ignored (inherited by its children). It starts a Python
+# child with the given preexec_fn, sends it SIGINT once it is up, and prints how the child ended.
+IGNORING_PARENT = """
+import signal, subprocess, sys
+from fixtures import child_processes
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+child = subprocess.Popen([sys.executable, "-c", "import time; print('up', flush=True); time.sleep(30)"],
+                         stdout=subprocess.PIPE, text=True, preexec_fn=getattr(child_processes, sys.argv[1]))
+child.stdout.readline()
+child.send_signal(signal.SIGINT)
+try:
+    print(child.wait(10))
+except subprocess.TimeoutExpired:
+    child.kill()
+    print("ignored")
+"""
+
+
+def ended_on_sigint(preexec: str) -> str:
+    return subprocess.run([sys.executable, "-c", IGNORING_PARENT, preexec], cwd=REPO, capture_output=True, text=True,
+                          check=True, timeout=60).stdout.strip()
+
+
+def test_a_child_stops_on_sigint_even_when_its_parent_ignores_it() -> None:
+    """`./run-tests &` or nohup starts everything with SIGINT ignored: the SIGINT a test or the driver sends to
+    stop a run must still stop it (CI rehearsal: three teardown tests saw their runs finish instead)."""
+    assert ended_on_sigint("die_with_parent") == "ignored"  # what is inherited without the reset
+    assert ended_on_sigint("stoppable_child") == str(-signal.SIGINT)  # KeyboardInterrupt: Python dies of SIGINT

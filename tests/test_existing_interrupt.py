@@ -21,7 +21,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from fixtures.child_processes import die_with_parent
+from fixtures.child_processes import stoppable_child
 from fixtures.kube import Kube
 from fixtures.labels import INSTALL_LABEL, RUN_LABEL
 from fixtures.report.model import EXIT_INFRASTRUCTURE, INTERRUPTED
@@ -54,7 +54,7 @@ def test_sigint_on_an_existing_cluster_leaves_nothing_of_ours(tmp_path: Path) ->
         # Its own session: the signal goes to the driver alone, as `kill -INT PID` would; it dies with this test.
         driver = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"}, text=True,
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-                                  preexec_fn=die_with_parent)
+                                  preexec_fn=stoppable_child)
         lines: list[str] = []
         reader = threading.Thread(target=lambda: lines.extend(driver.stdout or []), daemon=True)
         reader.start()

@@ -33,7 +33,7 @@ from typing import Callable
 import pytest
 import yaml
 
-from fixtures.child_processes import die_with_parent
+from fixtures.child_processes import stoppable_child
 from fixtures.report.model import EXIT_INFRASTRUCTURE, INTERRUPTED, PASSED
 from fixtures.report.plugin import CHECKPOINT_REASON
 from fixtures.report.schema import schema_problems
@@ -81,7 +81,7 @@ class Run:
                    f"--report-dir={self.report_dir}", "--backend", "local", "--run-test", self.test, "-p", "no:randomly"]
         # Its own session (a signal goes to pytest alone, as `kill PID` would), and it dies with this test.
         self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True, start_new_session=True, preexec_fn=die_with_parent)
+                                     text=True, start_new_session=True, preexec_fn=stoppable_child)
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
         return self
