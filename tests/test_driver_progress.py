@@ -27,11 +27,16 @@ FAILED suites/test_rollback.py::test_faulty_canary_aborted_within_budget - Asser
 """
 
 
-def test_progress_line_per_finished_test_and_waits_per_test(capsys: pytest.CaptureFixture[str]) -> None:
+def fed(log: str, capsys: pytest.CaptureFixture[str]) -> tuple[Progress, list[str]]:
+    """A run's Progress fed `log` line by line, and the progress lines it printed."""
     progress = Progress("reference-flag")
-    for line in LIVE_LOG.splitlines():
+    for line in log.splitlines():
         progress.feed(line)
-    out = capsys.readouterr().out.splitlines()
+    return progress, capsys.readouterr().out.splitlines()
+
+
+def test_progress_line_per_finished_test_and_waits_per_test(capsys: pytest.CaptureFixture[str]) -> None:
+    progress, out = fed(LIVE_LOG, capsys)
     assert [ln.split(" (")[0] for ln in out] == [
         "[reference-flag] PASSED  test_analysis.py::test_healthy_canary_passes",
         "[reference-flag] FAILED  test_rollback.py::test_faulty_canary_aborted_within_budget"]
@@ -148,10 +153,7 @@ suites/test_analysis.py::test_healthy_canary_passes [gw1] call: INFO     conform
 
 def test_progress_with_workers_names_each_line_s_own_test(capsys: pytest.CaptureFixture[str]) -> None:
     """With --workers, tests interleave: outcomes and waits are read from lines that name their test."""
-    progress = Progress("reference-flag")
-    for line in WORKERS_LOG.splitlines():
-        progress.feed(line)
-    out = capsys.readouterr().out.splitlines()
+    progress, out = fed(WORKERS_LOG, capsys)
     assert [ln.split(" (")[0] for ln in out] == [
         "[reference-flag] PASSED  test_analysis.py::test_healthy_canary_passes",
         "[reference-flag] FAILED  test_status_labels.py::test_no_labels_without_flag"]
