@@ -47,6 +47,30 @@ def test_preinstalled_options_need_preinstalled_mode() -> None:
     SuiteConfig(backend="existing", controller_mode="preinstalled", controller_deployment="a/b").validate(["x"])
 
 
+@pytest.mark.parametrize("backend", ["kind", "k3s", "existing"])
+def test_an_implementation_without_an_image_needs_controller_image(backend: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        SuiteConfig(backend=backend, implementation="mine").check_backend_options(backend)
+    assert str(err.value) == (f"--implementation 'mine' on the {backend} backend installs no image of its own: pass "
+                              "--controller-image IMAGE (only reference and upstream have a default)")
+    for ok in (SuiteConfig(backend=backend, implementation="mine", controller_image="example.com/mine:1"),
+               SuiteConfig(backend=backend, implementation="upstream"), SuiteConfig(backend=backend)):
+        ok.check_backend_options(backend)
+    # Nothing is installed in preinstalled mode, so no image is needed.
+    SuiteConfig(backend="existing", implementation="mine", controller_mode="preinstalled").check_backend_options(
+        "existing")
+
+
+def test_controller_image_names_only_the_builds_we_have() -> None:
+    from fixtures.artifacts import versions
+    from fixtures.image_names import controller_image
+
+    assert controller_image("reference") == f"rollouts-conformance/argo-rollouts-reference:{versions.ARGO_ROLLOUTS}"
+    assert controller_image("upstream") == f"quay.io/argoproj/argo-rollouts:{versions.ARGO_ROLLOUTS}"
+    with pytest.raises(ValueError, match="pass --controller-image"):
+        controller_image("mine")
+
+
 def run_suite(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "pytest", "suites", "-p", "no:cacheprovider", *args], cwd=REPO,
                           capture_output=True, text=True, timeout=timeout)
@@ -59,6 +83,17 @@ def test_an_option_for_another_backend_ends_the_run_with_one_line(tmp_path: Path
     assert res.returncode == 4, res.stdout[-2000:] + res.stderr[-2000:]  # pytest's usage error
     assert "--kubeconfig is not used by the local backend; it is for --backend existing" in res.stderr
     assert "Traceback" not in res.stdout + res.stderr
+
+
+def test_an_implementation_without_an_image_ends_the_run_with_one_usage_line(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\n")
+    res = run_suite("--backend=existing", f"--kubeconfig={kubeconfig}", "--implementation=mine")
+    out = res.stdout + res.stderr
+    assert res.returncode == 4, out[-3000:]  # pytest's usage error
+    lines = [ln for ln in out.splitlines() if "--controller-image" in ln]
+    assert len(lines) == 1 and "--implementation 'mine' on the existing backend" in lines[0], out[-3000:]
+    assert "Traceback" not in out
 
 
 def test_unreachable_cluster_ends_the_run_with_one_line_and_leaves_nothing(tmp_path: Path) -> None:
