@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import copy
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
+from kubernetes.client.rest import ApiException
+from kubernetes.dynamic.exceptions import NotFoundError
 
 from fixtures.backends.registry import BACKENDS, backend_help, backend_names
 from fixtures.config import ConfigError, SuiteConfig
 from fixtures.install import rollouts
+from fixtures.install.apply import Applier, InstallError, ObjectRef
 from fixtures.install.controller import managed, version_from_log
+from fixtures.kube import Kube
+from fixtures.labels import INSTALL_LABEL
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -189,3 +197,100 @@ def test_kind_without_docker_ends_the_run_with_one_line(tmp_path: Path) -> None:
     assert len(lines) == 1 and "Docker daemon does not answer" in lines[0], out[-3000:]
     assert "Traceback" not in out
     assert not (REPO / ".pytest-kind").exists()
+
+
+# ---- the installer changes nothing it did not create (a fake dynamic client: objects in a dict) --------------------
+class FakeResource:
+    def __init__(self, store: dict[tuple[str, str | None, str], dict[str, Any]], kind: str) -> None:
+        self.store, self.kind = store, kind
+
+    def get(self, name: str, namespace: str | None = None) -> Any:
+        obj = self.store.get((self.kind, namespace, name))
+        if obj is None:
+            raise NotFoundError(ApiException(status=404, reason="Not Found"))
+        return FakeLive(obj)
+
+    def server_side_apply(self, body: dict[str, Any], name: str, namespace: str | None, **_: Any) -> Any:
+        live = self.store.setdefault((self.kind, namespace, name), {"metadata": {"name": name}})
+        live.update(copy.deepcopy({k: v for k, v in body.items() if k != "metadata"}))
+        live["metadata"].setdefault("labels", {}).update(body["metadata"].get("labels") or {})
+        return FakeLive(live)
+
+    def delete(self, name: str, namespace: str | None = None, **_: Any) -> None:
+        if self.store.pop((self.kind, namespace, name), None) is None:
+            raise NotFoundError(ApiException(status=404, reason="Not Found"))
+
+
+@dataclass
+class FakeLive:
+    obj: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return copy.deepcopy(self.obj)
+
+
+class FakeApplier(Applier):
+    """The real Applier over a dict of objects instead of an API server."""
+
+    def __post_init__(self) -> None:
+        self.store: dict[tuple[str, str | None, str], dict[str, Any]] = {}
+
+    def resource(self, ref: ObjectRef) -> Any:
+        return FakeResource(self.store, ref.kind)
+
+
+def fake_applier(install_id: str = "abc123") -> FakeApplier:
+    return FakeApplier(cast(Kube, None), install_id)
+
+
+def config_map(name: str, labels: dict[str, str] | None = None, data: str = "ours") -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "ns",
+                                                                  **({"labels": labels} if labels else {})},
+            "data": {"k": data}}
+
+
+def test_applier_refuses_an_object_it_did_not_create_and_leaves_it_in_place() -> None:
+    applier = fake_applier()
+    theirs = config_map("theirs", {"team": "x"}, data="theirs")
+    applier.store[("ConfigMap", "ns", "theirs")] = copy.deepcopy(theirs)
+    with pytest.raises(InstallError, match="ConfigMap ns/theirs already exists and was not installed by this suite"):
+        applier.apply(config_map("theirs"))
+    assert applier.store[("ConfigMap", "ns", "theirs")] == theirs
+    assert applier.created == []
+    applier.apply(config_map("new"))
+    assert applier.created == [ObjectRef("v1", "ConfigMap", "new", "ns")]
+    applier.remove_all(timeout=5)
+    assert list(applier.store) == [("ConfigMap", "ns", "theirs")]
+
+
+def test_applier_takes_over_and_removes_what_an_interrupted_run_of_ours_left() -> None:
+    applier = fake_applier("abc123")
+    applier.store[("ConfigMap", "ns", "left")] = config_map("left", {INSTALL_LABEL: "killed1"}, data="old")
+    applier.apply(config_map("left"))
+    applier.apply(config_map("left"))
+    assert applier.created == [ObjectRef("v1", "ConfigMap", "left", "ns")]
+    assert applier.store[("ConfigMap", "ns", "left")]["metadata"]["labels"] == {INSTALL_LABEL: "abc123"}
+    assert applier.store[("ConfigMap", "ns", "left")]["data"] == {"k": "ours"}
+    applier.remove_all(timeout=5)
+    assert applier.store == {}
+
+
+def test_prometheus_install_refuses_before_changing_anything_if_a_name_is_taken() -> None:
+    from fixtures.install import prometheus as prom_manifests
+
+    objects = prom_manifests.manifests("quay.io/prometheus/prometheus:v0", "1000ms")
+    role = next(o for o in objects if o["kind"] == "ClusterRole")
+    applier = fake_applier()
+    theirs = {**copy.deepcopy(role), "rules": []}
+    applier.store[("ClusterRole", None, role["metadata"]["name"])] = copy.deepcopy(theirs)
+    with pytest.raises(InstallError) as err:
+        prom_manifests.install(applier, objects)
+    assert f"ClusterRole {role['metadata']['name']}" in str(err.value) and "--prometheus-url" in str(err.value)
+    assert "\n" not in str(err.value)
+    assert applier.store == {("ClusterRole", None, role["metadata"]["name"]): theirs} and applier.created == []
+
+    applier = fake_applier()
+    prom_manifests.install(applier, objects)
+    assert [str(r) for r in applier.created] == [str(ObjectRef.of(o)) for o in objects]
+    applier.remove_all(timeout=5)
+    assert applier.store == {}
