@@ -11,10 +11,14 @@ import pytest
 
 from fixtures.kube import Kube
 from fixtures.report.model import EXIT_CLAIM_NOT_MET, EXIT_OK
+from fixtures.timeouts import Timeouts
 from tests.existing_cluster import EXPECTED, leftovers, local_cluster_program, report, run_driver, verdicts
 from tests.leftovers import secrets_in
 
 pytestmark = pytest.mark.local_backend
+
+# "Reported as unsupported within seconds": a third of the rollout wait a missed exit would cost.
+REFUSAL_BOUND_SECONDS = Timeouts().controller_start
 
 
 def test_existing_backend_installs_from_manifests_and_gives_the_local_verdicts(tmp_path: Path) -> None:
@@ -39,6 +43,17 @@ def test_existing_backend_installs_from_manifests_and_gives_the_local_verdicts(t
             assert "system:serviceaccount:argo-rollouts:argo-rollouts" in outside["message"], credential
             assert inside["request"].startswith("list rollouts") and inside["status"] == 200, credential
             assert "warnings" not in details, details
+        # The upstream build refuses the flag: found from the new pod's exit and log, not by waiting out the
+        # rollout wait (controller_start + pods_ready, 90 s). The test that asks first pays the roll (old pod
+        # gone under Recreate, new pod started, its exit seen within a 0.5 s poll, its log read); later ones
+        # reuse the remembered refusal.
+        status = next(p for p in report(tmp_path / "reports", "upstream-explicit")["profiles"]
+                      if p["name"] == "status-labels")
+        reason = status["unsupported"]["reason"]
+        assert reason.startswith("the controller refuses --enable-canary-status-labels: "), status["unsupported"]
+        assert "unknown flag: --enable-canary-status-labels" in reason, status["unsupported"]
+        refused = [t for t in status["tests"] if t["outcome"] == "unsupported"]
+        assert refused and all(t["durationSeconds"] < REFUSAL_BOUND_SECONDS for t in refused), refused
         # The controller's token, like every other credential, is in no report, log or attachment.
         assert secrets_in(tmp_path / "reports") == []
         kube = Kube(kubeconfig)
