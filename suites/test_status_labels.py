@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +9,6 @@ import pytest
 
 from fixtures.backends import Backend
 from fixtures.controller import STATUS_LABELS_FLAG
-from fixtures.artifacts import build
 from fixtures.suite import require_controller_flags, restarts_controller
 from fixtures.labels import STATUS_KEY
 from fixtures.scenario import HEALTHY_V1, HEALTHY_V2, Scenario, bluegreen_rollout, canary_rollout
@@ -146,19 +144,6 @@ def test_bluegreen_untouched(controller_with_flag: Backend, scenario: Scenario) 
     assert_no_carriers(sc, name, "blueGreen strategy")
 
 
-@pytest.fixture(scope="session")
-def rollouts_plugin() -> Path:
-    """The kubectl-argo-rollouts binary of the pinned release (upstream's, unpatched), built and cached once;
-    where it cannot be built (no Go toolchain), the one on PATH."""
-    try:
-        return build.ensure(["rollouts-plugin"])["kubectl-argo-rollouts"]
-    except build.BuildError as exc:
-        on_path = shutil.which("kubectl-argo-rollouts")
-        if on_path:
-            return Path(on_path)
-        pytest.fail(f"no kubectl-argo-rollouts plugin: none on PATH, and building it failed: {exc}", pytrace=False)
-
-
 @pytest.mark.conformance("LBL-10", profile=PROFILE)
 def test_undo_keeps_label_out_of_rollout(controller_with_flag: Backend, scenario: Scenario,
                                          rollouts_plugin: Path) -> None:
@@ -169,7 +154,7 @@ def test_undo_keeps_label_out_of_rollout(controller_with_flag: Backend, scenario
     # The labels are in place, so the plugin copies a labelled ReplicaSet template.
     sc.wait_role_labels(name, {"canary": "canary", "stable": "stable"}, "status labels before the undo")
     before = set(sc.label_view(name))
-    out = sc.undo(name, rollouts_plugin, controller_with_flag.kubeconfig)
+    out = sc.undo(name, rollouts_plugin)
     sc.evidence.notes.append(f"undo: {out}")
     sc.wait_observed(name, "reconciled after the undo")
     labels = sc.rollout(name)["spec"]["template"]["metadata"].get("labels") or {}

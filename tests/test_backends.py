@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import subprocess
 import sys
 import time
@@ -294,3 +295,76 @@ def test_prometheus_install_refuses_before_changing_anything_if_a_name_is_taken(
     assert [str(r) for r in applier.created] == [str(ObjectRef.of(o)) for o in objects]
     applier.remove_all(timeout=5)
     assert applier.store == {}
+
+
+# ---- --kube-context reaches every program run against the cluster, not only the Python client ---------------------
+TWO_CONTEXTS = """apiVersion: v1
+kind: Config
+current-context: a
+clusters:
+- {name: a, cluster: {server: "https://127.0.0.1:1"}}
+- {name: b, cluster: {server: "https://127.0.0.1:2"}}
+users: [{name: u, user: {token: t}}]
+contexts:
+- {name: a, context: {cluster: a, user: u}}
+- {name: b, context: {cluster: b, user: u}}
+"""
+
+
+@pytest.mark.parametrize("context", [None, "b"])
+def test_the_plugins_undo_runs_against_the_scenarios_cluster_and_context(tmp_path: Path, context: str | None) -> None:
+    from fixtures.evidence import Evidence
+    from fixtures.prom import Prometheus
+    from fixtures.scenario import Scenario
+    from fixtures.timeouts import Timeouts
+
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(TWO_CONTEXTS)
+    kube = Kube(kubeconfig, context)
+    assert kube.api.configuration.host == ("https://127.0.0.1:2" if context else "https://127.0.0.1:1")
+    sc = Scenario(kube, cast(Prometheus, None), "ns1", Timeouts(), cast(Evidence, None), {}, "http://prom")
+    chosen = ["--context", "b"] if context else []
+    assert sc.undo_argv("ro", Path("/p/kubectl-argo-rollouts")) == [
+        "/p/kubectl-argo-rollouts", "undo", "ro", "-n", "ns1", "--kubeconfig", str(kubeconfig), *chosen]
+    assert sc.undo_argv("ro", Path("/p/kubectl-argo-rollouts"), to_revision=2)[-1] == "--to-revision=2"
+
+
+@pytest.mark.parametrize("context", [None, "b"])
+def test_port_forward_runs_kubectl_with_the_context(tmp_path: Path, context: str | None) -> None:
+    from fixtures.backends.existing import ExistingCluster
+
+    # A stand-in kubectl: records its command line, says it listens as kubectl does, and runs until stopped.
+    argv_file = tmp_path / "argv"
+    kubectl = tmp_path / "kubectl"
+    kubectl.write_text(f'#!/bin/sh\necho "$@" > {argv_file}\necho "Forwarding from 127.0.0.1:4321 -> 9090"\n'
+                       "exec tail -f /dev/null\n")
+    kubectl.chmod(0o755)
+    provider = ExistingCluster(tmp_path / "kubeconfig", context)
+    provider.kubectl = str(kubectl)
+    with provider.port_forward(tmp_path / "kubeconfig", "ns", "pod", 9090, timeout=20) as url:
+        assert url == "http://127.0.0.1:4321"
+    chosen = "--context b " if context else ""
+    assert argv_file.read_text().split() == (f"--kubeconfig {tmp_path / 'kubeconfig'} {chosen}-n ns port-forward "
+                                             "pod/pod :9090 --address 127.0.0.1").split()
+
+
+def test_the_plugin_is_the_pinned_build_or_a_one_line_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from fixtures.artifacts import build, versions
+
+    def no_go(names: list[str], cache: Path | None = None) -> dict[str, Path]:
+        assert names == ["rollouts-plugin"]
+        raise build.BuildError("the `go` command is not on PATH: install the Go toolchain\nmore detail")
+
+    # A plugin on PATH is no substitute for the pinned one.
+    (tmp_path / "kubectl-argo-rollouts").write_text("#!/bin/sh\n")
+    (tmp_path / "kubectl-argo-rollouts").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    monkeypatch.setattr(build, "ensure", no_go)
+    with pytest.raises(build.BuildError) as err:
+        build.rollouts_plugin()
+    assert str(err.value) == (f"kubectl-argo-rollouts {versions.ARGO_ROLLOUTS} (the pinned plugin) could not be built: "
+                              "the `go` command is not on PATH: install the Go toolchain; fix that and run "
+                              "`python -m fixtures.artifacts.build --only rollouts-plugin`")
+
+    monkeypatch.setattr(build, "ensure", lambda names, cache=None: {"kubectl-argo-rollouts": Path("/cache/plugin")})
+    assert build.rollouts_plugin() == Path("/cache/plugin")
