@@ -4,8 +4,12 @@ from types import SimpleNamespace
 
 import pytest
 
+from pathlib import Path
+
+from fixtures.artifacts import versions
 from fixtures.image_names import DEMO_APP_IMAGE
-from fixtures.local.node_agent import IPAllocator, image_repository
+from fixtures.local.images import image_table
+from fixtures.local.node_agent import IPAllocator, image_repository, refusal_message, table_key
 from fixtures.local.podspec import expand, field_ref_value
 
 
@@ -17,6 +21,57 @@ from fixtures.local.podspec import expand, field_ref_value
 ])
 def test_image_repository(image: str, repo: str) -> None:
     assert image_repository(image) == repo
+
+
+BINARIES = {"rollouts-upstream": Path("/cache/upstream/rollouts-controller"),
+            "rollouts-reference": Path("/cache/reference/rollouts-controller"),
+            "prometheus": Path("/cache/prometheus/prometheus")}
+
+
+def runs(image: str) -> list[str] | None:
+    """What the local cluster's node agent would run for `image` (its entrypoint), or None if it refuses it."""
+    table = image_table(BINARIES)
+    key = table_key(table, image)
+    return None if key is None else table[key]
+
+
+@pytest.mark.parametrize(("image", "binary"), [
+    (f"quay.io/argoproj/argo-rollouts:{versions.ARGO_ROLLOUTS}", "rollouts-upstream"),
+    (f"rollouts-conformance/argo-rollouts-reference:{versions.ARGO_ROLLOUTS}", "rollouts-reference"),
+    (f"quay.io/argoproj/argo-rollouts:{versions.ARGO_ROLLOUTS}@sha256:0123", "rollouts-upstream"),
+    (f"quay.io/prometheus/prometheus:v{versions.PROMETHEUS}", "prometheus"),
+])
+def test_image_table_maps_the_installers_images_to_the_built_binaries(image: str, binary: str) -> None:
+    assert runs(image) == [str(BINARIES[binary])]
+
+
+def test_image_table_runs_the_demo_app_at_any_tag() -> None:
+    assert runs(f"{DEMO_APP_IMAGE}:v1") == runs(f"{DEMO_APP_IMAGE}:v2") is not None
+    assert runs(f"{DEMO_APP_IMAGE}:v2")[-1].endswith("apps/demo/app.py")  # type: ignore[index]
+
+
+@pytest.mark.parametrize("image", [
+    "nginx:1.27",
+    "quay.io/argoproj/argo-rollouts:v1.7.0",  # another release is another program
+    "quay.io/argoproj/argo-rollouts",  # :latest
+    "rollouts-conformance/argo-rollouts-reference:v1.9.0",
+    "quay.io/prometheus/prometheus:v2.53.0",
+])
+def test_an_image_not_in_the_table_is_refused_with_a_message_naming_the_pinned_tags(image: str) -> None:
+    table = image_table(BINARIES)
+    assert table_key(table, image) is None
+    msg = refusal_message([image], table)
+    assert msg.startswith(f"the local backend's node agent cannot run image(s) {image}: it runs only images with "
+                          "a local command (")
+    assert msg.endswith("); use a container backend (kind, k3s) for others")
+    assert f"quay.io/argoproj/argo-rollouts:{versions.ARGO_ROLLOUTS}" in msg
+    assert f"rollouts-conformance/argo-rollouts-reference:{versions.ARGO_ROLLOUTS}" in msg
+
+
+def test_without_a_built_binary_its_image_is_not_runnable() -> None:
+    table = image_table({})
+    assert table_key(table, f"quay.io/argoproj/argo-rollouts:{versions.ARGO_ROLLOUTS}") is None
+    assert table_key(table, f"{DEMO_APP_IMAGE}:v1") == DEMO_APP_IMAGE
 
 
 def pod() -> SimpleNamespace:
