@@ -158,12 +158,8 @@ def test_the_recording_parser_sees_the_plugins_options() -> None:
 
 def test_every_option_of_the_run_steps_exists(any_job: tuple[str, dict[str, Any]]) -> None:
     _, job = any_job
-    driver = help_options("scripts.run_conformance")
-    # `--claim PROFILE[,...]` (exit 1 when a claimed profile is not success) is being added to the
-    # driver in parallel; until it lands there, it counts as known here.
-    driver.add("--claim")
     known = {
-        "scripts.run_conformance": driver | plugin_options(),
+        "scripts.run_conformance": help_options("scripts.run_conformance") | plugin_options(),
         "fixtures.images": help_options("fixtures.images", "build"),
         "fixtures.artifacts.build": help_options("fixtures.artifacts.build"),
     }
@@ -217,3 +213,17 @@ def test_every_run_uploads_its_report_folder(any_job: tuple[str, dict[str, Any]]
     # The driver writes <report-dir>/<impl>-<mode>/{conformance-report.yaml,junit.xml,html/} there.
     assert '--report-dir "$REPORT_DIR"' in run_step["run"]
     assert job["env"]["REPORT_DIR"].startswith("reports/")
+    # ... and summary.txt/summary.json, whose phases give the cluster start time (kind's and k3s' are measured
+    # only here, on a runner with Docker); summary.txt also goes on the run's page.
+    page = next(s for s in job["steps"] if "GITHUB_STEP_SUMMARY" in s.get("run", ""))
+    assert page["if"] == "always()" and '"$REPORT_DIR/summary.txt"' in page["run"], page
+
+
+def test_the_summary_phases_start_with_the_cluster_start() -> None:
+    from scripts.run_conformance import phases_of
+
+    doc = {"environment": {"backendDetails": {"timings": {"cluster_start": 41.25, "controller_install": 12.0,
+                                                          "backend_start": 60.0}}},
+           "profiles": [{"name": "metrics", "tests": [{"durationSeconds": 3.0}]}]}
+    assert list(phases_of(doc).items()) == [("cluster_start", 41.25), ("controller_install", 12.0),
+                                            ("profile metrics", 3.0)]
