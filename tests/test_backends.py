@@ -368,3 +368,22 @@ def test_the_plugin_is_the_pinned_build_or_a_one_line_error(monkeypatch: pytest.
 
     monkeypatch.setattr(build, "ensure", lambda names, cache=None: {"kubectl-argo-rollouts": Path("/cache/plugin")})
     assert build.rollouts_plugin() == Path("/cache/plugin")
+
+
+def test_the_real_plugin_goes_to_the_context_it_is_given(tmp_path: Path) -> None:
+    """The pinned kubectl-argo-rollouts, pointed at two unreachable servers: it dials the chosen context's."""
+    from fixtures.artifacts import build
+    from fixtures.evidence import Evidence
+    from fixtures.prom import Prometheus
+    from fixtures.scenario import Scenario
+    from fixtures.timeouts import Timeouts
+
+    plugin = build.rollouts_plugin()
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(TWO_CONTEXTS)
+    for context, server in ((None, "127.0.0.1:1"), ("b", "127.0.0.1:2")):
+        sc = Scenario(Kube(kubeconfig, context), cast(Prometheus, None), "ns1", Timeouts(), cast(Evidence, None), {},
+                      "http://prom")
+        with pytest.raises(AssertionError) as err:
+            sc.undo("ro", plugin)
+        assert f"dial tcp {server}: connect: connection refused" in str(err.value), str(err.value)
