@@ -25,11 +25,12 @@ import argparse
 import csv
 import itertools
 import logging
+import os
 import secrets
 import statistics
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -173,8 +174,10 @@ def summary_rows(results: list[Result]) -> list[dict[str, Any]]:
     return rows
 
 
-def write_markdown(results: list[Result], path: Path, wall: float) -> None:
+def write_markdown(results: list[Result], path: Path, wall: float, interrupted: int = 0) -> None:
     lines = [f"# Dilution benchmark ({len(results)} runs, {wall:.0f} s wall time)", "",
+             *([f"**Interrupted: {interrupted} point(s) did not finish and are not in the table.**", ""]
+               if interrupted else []),
              f"Threshold {THRESHOLD}; times from the canary pod Ready; medians over repetitions. Bound: "
              "Prometheus' second sample of the canary plus one analysis interval of the template (filtered "
              f"{FILTERED}, unfiltered {UNFILTERED}).", "",
@@ -251,30 +254,49 @@ def main(argv: list[str] | None = None) -> int:
     points = grid(args.quick, args.reps)
     t0 = time.monotonic()
     backend = LocalBackend(Timeouts(), implementation="reference")
+    pool = ThreadPoolExecutor(max_workers=args.concurrency)
+    futures: list[Future[Result]] = []
+    interrupted: list[Future[Result]] | None = None  # on Ctrl-C: the points finished by then
     try:
         backend.start()
         backend.controller.start([STATUS_LABELS_FLAG])
         run_id = secrets.token_hex(2)
         print(f"[bench] {len(points)} points, {args.concurrency} at a time", flush=True)
-        with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
-            results = list(pool.map(lambda ip: run_point(backend, ip[1], run_id, ip[0]), enumerate(points)))
+        futures = [pool.submit(run_point, backend, point, run_id, i) for i, point in enumerate(points)]
+        for future in futures:
+            future.result()
     except KeyboardInterrupt:
-        print("[bench] interrupted", file=sys.stderr)
-        return 130
+        # As the driver does (exit 3, interrupted): the points not started are dropped, the running ones end
+        # when the cluster goes, and what finished is still written.
+        interrupted = [f for f in futures if f.done()]
+        print("[bench] interrupted: writing the points that finished", file=sys.stderr)
     except Exception as exc:  # noqa: BLE001 - one line, not a traceback
         print(f"error: the benchmark could not run: {exc}", file=sys.stderr)
         return 3
     finally:
+        pool.shutdown(wait=False, cancel_futures=True)
         backend.stop()
+    finished = futures if interrupted is None else interrupted
+    results = [f.result() for f in finished if not f.cancelled() and f.exception() is None]
     wall = time.monotonic() - t0
     args.out.mkdir(parents=True, exist_ok=True)
     write_csv(results, args.out / "results.csv")
-    write_markdown(results, args.out / "results.md", wall)
+    write_markdown(results, args.out / "results.md", wall,
+                   interrupted=0 if interrupted is None else len(points) - len(results))
     write_plot(results, args.out / "dilution.png")
     print((args.out / "results.md").read_text())
     print(f"[bench] wrote {args.out}/results.csv, results.md, dilution.png in {wall:.0f} s")
+    if interrupted is not None:
+        return 3
     return 1 if any(r.outcome.startswith("error") for r in results) else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    if code == 3:
+        # Interrupted or broken: the cluster is already stopped, and points still running would only wait out
+        # their timeouts against a stopped API server before the interpreter could join their threads.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)

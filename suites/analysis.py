@@ -64,6 +64,12 @@ def measured_values(run: dict[str, Any], metric: str, phases: tuple[str, ...]) -
     return values
 
 
+def metric_phase(run: dict[str, Any], metric: str) -> str | None:
+    """The phase of `metric` in the AnalysisRun (None before its first measurement)."""
+    return next((r.get("phase") for r in run.get("status", {}).get("metricResults", []) or []
+                 if r.get("name") == metric), None)
+
+
 def judged_values(run: dict[str, Any], metric: str) -> list[float | None]:
     """The values of `metric`'s measurements that were judged (Successful or Failed), in order: the fast
     template leaves "no canary data yet" Inconclusive, and those say nothing about the canary's ratio."""

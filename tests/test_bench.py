@@ -9,14 +9,27 @@ wait a fixed initialDelay (10 s) that covers discovery, or it would judge, and p
 from __future__ import annotations
 
 import csv
+import os
+import re
+import signal
 import subprocess
 import sys
+import threading
+import time
+import uuid
 from pathlib import Path
 
 import pytest
 
+from fixtures.child_processes import stoppable_child
+from fixtures.timeouts import DEFAULT_TIMEOUTS
+from fixtures.wait import wait_until
 from scripts.bench import Result, write_csv, write_markdown, write_plot
 from suites.analysis import THRESHOLD
+from tests.leftovers import MARK_VAR, Seen
+
+# After Ctrl-C: the running point's namespace and the cluster's processes stopped (process_stop each, then SIGKILL).
+STOP_TIMEOUT = DEFAULT_TIMEOUTS.namespace_delete + 4 * DEFAULT_TIMEOUTS.process_stop
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -79,3 +92,54 @@ def test_quick_grid_filtered_aborts_sooner(tmp_path: Path) -> None:
     assert diluted_below >= 1, "the quick grid has no point diluted clearly below the threshold"
     assert diluted_above >= 1, "the quick grid has no point that stays clearly above the threshold"
     assert both_aborted >= 1, "no quick-grid point where both analyses aborted: sooner was not compared"
+
+
+@pytest.mark.local_backend
+def test_ctrl_c_writes_the_points_that_finished_exits_3_and_leaves_nothing(tmp_path: Path) -> None:
+    """Ctrl-C in the middle of the grid: what finished is written, marked interrupted, the exit is the driver's 3,
+    and no process of the benchmark's cluster is left."""
+    mark = uuid.uuid4().hex
+    seen = Seen(mark)
+    out = tmp_path / "bench"
+    proc = subprocess.Popen([sys.executable, "-m", "scripts.bench", "--quick", "--concurrency", "1", "--out", str(out)],
+                            cwd=REPO, env={**os.environ, MARK_VAR: mark, "PYTHONUNBUFFERED": "1"},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            preexec_fn=stoppable_child)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(ln.rstrip("\n") for ln in proc.stdout or []), daemon=True)
+    reader.start()
+    try:
+        def first_point_done() -> tuple[bool, str]:
+            seen.look()
+            if proc.poll() is not None:
+                raise AssertionError(f"the benchmark exited {proc.returncode} early:\n" + "\n".join(lines[-30:]))
+            return any(re.search(r"share 1/\d+ ratio \S+ rep \d+: ", ln) for ln in lines), (lines[-1] if lines else "-")
+
+        wait_until("the benchmark's first point finished", first_point_done,
+                   DEFAULT_TIMEOUTS.cluster_start + 2 * DEFAULT_TIMEOUTS.analysis_run)
+        assert seen.processes, "no process of the benchmark was seen: the process scan is blind"
+        proc.send_signal(signal.SIGINT)
+        t0 = time.monotonic()
+        code = proc.wait(STOP_TIMEOUT)
+        took = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        reader.join(5)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    assert code == 3, "\n".join(lines[-30:])
+    assert took <= STOP_TIMEOUT, took
+    table = (out / "results.md").read_text()
+    rows = list(csv.DictReader((out / "results.csv").read_text().splitlines()))
+    assert 1 <= len(rows) < 8, rows
+    assert f"Interrupted: {8 - len(rows)} point(s) did not finish" in table, table
+    assert not any(r["outcome"].startswith("error") for r in rows), rows  # only points that finished before Ctrl-C
+    assert (out / "dilution.png").is_file()
+
+    def gone() -> tuple[bool, list[str]]:
+        left = seen.look()
+        return not left, [f"{p.pid} {p.argv[:100]}" for p in left]
+
+    wait_until("every process of the benchmark stopped", gone, DEFAULT_TIMEOUTS.process_stop)

@@ -46,7 +46,8 @@ pytestmark = pytest.mark.local_backend
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK_TEST = "controller_accepts_flag"  # one Rollout, one update: the shortest whole test
-WAITING_TEST = "filtered_measures_canary_alone"  # waits >= 10 s for its AnalysisRun (the template's initialDelay)
+WAITING_TEST = "filtered_measures_canary_alone"  # once its Rollout is Healthy: an update, then >= 10 s waiting for
+# the AnalysisRun (the unfiltered twin's initialDelay)
 WAITING_FIRST, WAITING_SECOND = f"{WAITING_TEST}[2-stable]", f"{WAITING_TEST}[6-stable]"  # its two instances
 # Up to the trigger: a cold-ish cluster start plus a test on a shared 2-core machine.
 TRIGGER_TIMEOUT = DEFAULT_TIMEOUTS.cluster_start + DEFAULT_TIMEOUTS.analysis_run
@@ -285,8 +286,10 @@ def test_sigint_inside_a_wait_and_what_a_running_cluster_exposes(run_of: Callabl
         seen["token"] = assert_private(r)
         assert_listeners_on_loopback(r)
 
-    # The wait helper's progress line: the test is 10 s into its wait for the AnalysisRun.
-    doc = stop_at(run, "a test inside a wait", run.line(r"still waiting for AnalysisRun"),
+    # Its Rollout is Healthy: the test updates it and waits at least 10 s for the AnalysisRun's first unfiltered
+    # measurement, so the signal lands inside that wait (the wait's own progress line, 10 s in, would come too
+    # close to its end).
+    doc = stop_at(run, "a test inside a wait", run.line(r"waited \S+ for Rollout \S+/measure Healthy"),
                   checks_while_running=exposed)
     assert_interrupted(doc, WAITING_FIRST, ("call",), "SIGINT")
     assert "interrupted during its call" in outcomes(doc)[WAITING_FIRST]["message"]
