@@ -191,7 +191,7 @@ def test_validate_report_rejects_skipped_test_and_missing_contact(tmp_path: Path
 def test_verdict_recomputes_claims(tmp_path: Path) -> None:
     path = tmp_path / "r.yaml"
     doc = submission(tmp_path)
-    doc["profiles"][0]["result"] = "unsupported"
+    doc["profiles"][0]["core"]["result"] = "unsupported"
     path.write_text(yaml.safe_dump(doc))
     name = doc["profiles"][0]["name"]
     assert cli("verdict", str(path), "--claim", name).returncode == EXIT_CLAIM_NOT_MET
@@ -212,7 +212,7 @@ def test_driver_maps_pytest_exit_status_to_its_codes(tmp_path: Path) -> None:
     assert classify(2, ["Interrupted: 1 error during collection"], missing)[0] == EXIT_INFRASTRUCTURE
     assert classify(0, [], missing) == (EXIT_OK, "")
     doc = submission(tmp_path)
-    doc["profiles"][1]["result"] = "failure"
+    doc["profiles"][1]["core"]["result"] = "failure"
     report = tmp_path / "r.yaml"
     report.write_text(yaml.safe_dump(doc))
     code, problem = classify(1, [], report)

@@ -16,7 +16,7 @@ import yaml
 import fixtures.plots  # noqa: F401 - matplotlib loaded before pytester's in-process runs (numpy loads once)
 from fixtures.config import ConfigError, load_options_file
 from fixtures.evidence import Evidence
-from fixtures.report.aggregate import RunInfo, build_report, verdict
+from fixtures.report.aggregate import RunInfo, build_report, is_informative, verdict
 from fixtures.report.model import TestRecord
 from fixtures.report.schema import check_report, schema_problems
 from fixtures.report.writers import SUMMARY_FILE, WriteContext, write_all
@@ -107,8 +107,8 @@ def test_infrastructure_failure_exits_3_and_is_told_apart(project: pytest.Pytest
 def test_informative_requirements_never_decide(project: pytest.Pytester) -> None:
     project.runpytest("-k", "not broken_backend")
     rollback = profiles_of(project)["rollback"]
-    assert rollback["result"] == "success", rollback
-    assert rollback["statistics"] == {"Passed": 1, "Failed": 0, "Skipped": 0, "Unsupported": 0}
+    assert rollback["core"]["result"] == "success", rollback
+    assert rollback["core"]["statistics"] == {"Passed": 1, "Failed": 0, "Skipped": 0, "Unsupported": 0}
     assert rollback["informative"]["tests"] == [{"name": "unfiltered_misses", "outcome": "failed"}]
     assert rollback["requirements"]["informative"] == ["RBK-3"]
     tests = {t["name"]: t for t in rollback["tests"]}
