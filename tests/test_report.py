@@ -411,6 +411,7 @@ def test_summary_page_renders_in_headless_chromium(project: pytest.Pytester) -> 
     ("controller_binary: 12\n", "controller_binary must be a string"),
     ("submit: 'yes'\n", "submit must be true or false"),
     ("kubernetes_version: 1.34\n", "kubernetes_version must be a string"),
+    ("workers: 1.5\n", "workers must be a whole number, got float 1.5"),
 ])
 def test_options_file_values_are_type_checked(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "o.yaml"
