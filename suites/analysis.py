@@ -124,6 +124,10 @@ def failed_measurement_values(run: dict[str, Any], metric: str) -> list[float | 
 CANARY_TIMELINE = "canary error ratio (filtered, cumulative: what the analysis judges)"
 STABLE_TIMELINE = "stable error ratio (filtered, 5s rate)"
 UNFILTERED_TIMELINE = "all pods error ratio (unfiltered, 5s rate)"
+# Seconds between the plot's points: a quarter of the 1 s scrape interval, so that a canary aborted one scrape
+# after its first sample (the usual case: Ready, first sample 2-3 s later, abort at the next measurement) still
+# draws a line of several points, not one.
+TIMELINE_STEP = 0.25
 
 
 def record_timeline(sc: Scenario, app: str, since: float) -> None:
@@ -132,7 +136,7 @@ def record_timeline(sc: Scenario, app: str, since: float) -> None:
     for label, q in ((CANARY_TIMELINE, cumulative_error_ratio_query(sc, app, "canary")),
                      (STABLE_TIMELINE, error_ratio_query(sc, app, "stable")),
                      (UNFILTERED_TIMELINE, error_ratio_query(sc, app, None))):
-        series = sc.prom.query_range(q, since, end, 1.0)
+        series = sc.prom.query_range(q, since, end, TIMELINE_STEP)
         sc.evidence.query(q, f"{sum(len(s['values']) for s in series)} points")
         sc.evidence.timelines[label] = [
             (float(t), float(v)) for s in series for t, v in s["values"] if v not in ("NaN", "+Inf", "-Inf")]
