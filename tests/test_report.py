@@ -119,16 +119,16 @@ def test_report_is_gateway_api_shaped_and_valid(project: pytest.Pytester) -> Non
     project.runpytest("-k", "not broken_backend", *META)
     doc = report(project)
     assert schema_problems(doc) == []
-    assert (doc["apiVersion"], doc["kind"], doc["mode"]) == ("rollouts-conformance/v1alpha2", "ConformanceReport",
+    assert (doc["apiVersion"], doc["kind"], doc["mode"]) == ("rollouts-conformance/v1alpha3", "ConformanceReport",
                                                               "flag")
     assert doc["implementation"]["contact"] == ["@maintainer", "ops@example.com"]
     assert {k: doc["implementation"][k] for k in ("organization", "project", "url", "version")} == {
         "organization": "example.com", "project": "rollouts-fork", "url": "https://example.com/rf",
         "version": "v1.2.3"}
     sl = profiles_of(project)["status-labels"]
-    assert sl["unsupported"] == {"reason": "the controller refuses --enable-canary-status-labels",
+    assert sl["core"]["unsupported"] == {"reason": "the controller refuses --enable-canary-status-labels",
                                  "tests": ["refused"]}
-    assert profiles_of(project)["metrics"]["failedTests"] == ["metric"]
+    assert profiles_of(project)["metrics"]["core"]["failedTests"] == ["metric"]
 
 
 def test_report_built_once_per_session(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -258,7 +258,9 @@ def test_submit_writes_a_valid_submission(project: pytest.Pytester) -> None:
     assert result.ret == 0, result.outlines[-10:]
     doc = report(project)
     assert doc["submission"] is True
-    assert check_report(doc) == []
+    # This project's stand-in tests are not the suite's (validate-report says so); all else a submission needs holds.
+    problems = check_report(doc)
+    assert len(problems) == 1 and "profile rollback: its tests are not the suite's" in problems[0], problems
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -276,8 +278,12 @@ def test_submit_refuses_incomplete_or_altered_runs(project: pytest.Pytester, arg
 
 
 def fake_submission(tmp_path: Path) -> dict[str, Any]:
-    """A valid submission document: every profile, every test passed, all claimed (no pytest run)."""
-    records = [TestRecord(f"{p}-{i}", p, [i], "checks it") for p, prof in PROFILES.items() for i in prof.requirements]
+    """A valid submission document: every profile, every test the suite declares passed, all claimed (no pytest
+    run)."""
+    from scripts.cli import suite_tests
+
+    records = [TestRecord(t.name, t.profile, list(t.requirements), t.description,
+                          informative=is_informative(list(t.requirements))) for t in suite_tests()]
     run = RunInfo(labelling_mode="flag", claims=list(PROFILES), submit=True,
                   implementation={"name": "reference", "version": "v1.10.1+ref"},
                   metadata={"organization": "example.com", "project": "p", "url": "https://example.com",
