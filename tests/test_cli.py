@@ -157,7 +157,7 @@ def profile_of(doc: dict, name: str) -> dict:
     return next(p for p in doc["profiles"] if p["name"] == name)
 
 
-def test_of(doc: dict, name: str) -> dict:
+def named_test(doc: dict, name: str) -> dict:
     return next(t for p in doc["profiles"] for t in p["tests"] if t["name"] == name)
 
 
@@ -169,7 +169,7 @@ def bump_label_budget(doc: dict) -> None:
 # verdict fields are never trusted: each is recomputed from its tests, and its tests from the suite's markers.
 REJECTIONS = {
     "success-with-a-failed-normative-test": (
-        lambda d: test_of(d, "faulty_canary_aborted_within_budget").update(outcome="failed"),
+        lambda d: named_test(d, "faulty_canary_aborted_within_budget").update(outcome="failed"),
         "profile rollback: result success disagrees with its tests' outcomes, which make it failure"),
     "statistics-disagree": (
         lambda d: profile_of(d, "metrics")["core"]["statistics"].update(Passed=2),
@@ -181,18 +181,18 @@ REJECTIONS = {
         lambda d: profile_of(d, "status-labels")["core"].update(skippedTests=["bluegreen_untouched"]),
         "profile status-labels: skippedTests ['bluegreen_untouched'] disagree with its tests, which say []"),
     "informative-flag-on-a-normative-test": (
-        lambda d: test_of(d, "healthy_canary_passes").update(informative=True),
+        lambda d: named_test(d, "healthy_canary_passes").update(informative=True),
         "profile analysis: test healthy_canary_passes says informative=True, but its requirements"),
     "a-test-left-out": (
-        lambda d: profile_of(d, "analysis")["tests"].remove(test_of(d, "healthy_canary_passes")),
+        lambda d: profile_of(d, "analysis")["tests"].remove(named_test(d, "healthy_canary_passes")),
         "profile analysis: its tests are not the suite's for it (missing ['healthy_canary_passes'], not the "
         "suite's [])"),
     "a-test-not-the-suites": (
-        lambda d: test_of(d, "bluegreen_untouched").update(name="bluegreen_roughly_untouched"),
+        lambda d: named_test(d, "bluegreen_untouched").update(name="bluegreen_roughly_untouched"),
         "profile status-labels: its tests are not the suite's for it (missing ['bluegreen_untouched'], not the "
         "suite's ['bluegreen_roughly_untouched'])"),
     "a-test-with-other-requirements": (
-        lambda d: test_of(d, "series_carry_status_label").update(requirements=["MET-1", "LBL-1"]),
+        lambda d: named_test(d, "series_carry_status_label").update(requirements=["MET-1", "LBL-1"]),
         "profile metrics: tests ['series_carry_status_label'] list other requirements than the suite's markers"),
     "requirements-not-checked": (
         lambda d: profile_of(d, "metrics")["requirements"].update(notChecked=["MET-1"]),
@@ -227,7 +227,7 @@ def test_validate_report_rejects_verdicts_its_tests_do_not_bear_out(tmp_path: Pa
 def test_validate_report_lets_informative_tests_fail(tmp_path: Path) -> None:
     """SPEC RBK-3 and ANA-2 are informative (fixtures/spec.py): a failed RBK-3 test decides no verdict."""
     doc = yaml.safe_load(EXAMPLES[0].read_text())
-    test_of(doc, "unfiltered_analysis_misses_fault").update(outcome="failed", message="aborted within the budget")
+    named_test(doc, "unfiltered_analysis_misses_fault").update(outcome="failed", message="aborted within the budget")
     path = tmp_path / "informative-failed.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     res = cli("validate-report", str(path))
