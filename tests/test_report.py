@@ -303,6 +303,35 @@ def test_schema_checks_date_time_format(tmp_path: Path) -> None:
     assert any("date" in p and "date-time" in p for p in schema_problems(doc))
 
 
+def test_timeline_shows_a_single_point_and_names_an_empty_line(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A canary aborted one scrape after its first sample may leave one point: it is drawn with a marker, and
+    an empty series is named in the legend as no data (issue 8: the key plot showed no canary line)."""
+    import matplotlib.pyplot as plt
+
+    from fixtures.plots import timeline_plot
+
+    seen: dict[str, tuple[str, int]] = {}
+    legend: list[str] = []
+    real_close = plt.close
+
+    def spy(fig: Any = None) -> None:
+        for ax in getattr(fig, "axes", []):
+            seen.update({ln.get_label(): (str(ln.get_marker()), len(ln.get_xdata())) for ln in ax.lines})
+            if ax.get_legend() is not None:
+                legend.extend(t.get_text() for t in ax.get_legend().get_texts())
+        real_close(fig)
+
+    monkeypatch.setattr(plt, "close", spy)
+    canary, stable = "canary error ratio (filtered, cumulative)", "stable error ratio (filtered, 5s rate)"
+    ev = Evidence(timelines={canary: [(101.0, 0.41)], stable: [],
+                             "all pods error ratio (unfiltered, 5s rate)": [(100.0, 0.0), (101.0, 0.0)]})
+    timeline_plot(tmp_path / "p.png", "rollback", ev)
+    marker, points = seen[canary]
+    assert points == 1 and marker not in ("None", "", " "), seen[canary]
+    assert f"{stable}: no data" in legend, legend
+
+
 # ---- writers survive empty, partial and odd evidence ---------------------------------------
 ODD = {
     "no evidence": None,
