@@ -55,7 +55,7 @@ import yaml
 
 from fixtures.backends.registry import AUTO, BACKENDS
 from fixtures.child_processes import stoppable_child
-from fixtures.report.aggregate import verdict
+from fixtures.report.aggregate import result_of, verdict
 from fixtures.report.model import EXIT_CLAIM_NOT_MET, EXIT_INFRASTRUCTURE, EXIT_OK, EXIT_USAGE, worst_exit
 from fixtures.report.writers import atomic_write
 from fixtures.spec import LABELLING_MODES
@@ -355,7 +355,7 @@ def run_one(impl: str, mode: str, report_dir: Path, pytest_args: list[str], echo
     report = run_dir / "conformance-report.yaml"
     if report.is_file() and code != EXIT_USAGE:
         doc = yaml.safe_load(report.read_text())
-        result.verdicts = ", ".join(f"{p['name']}={p['result']}" for p in doc.get("profiles", []))
+        result.verdicts = ", ".join(f"{p['name']}={result_of(p)}" for p in doc.get("profiles", []))
         result.phases = phases_of(doc)
         result.slowest = slowest_tests(doc, progress.waits)
     if report.is_file() and code != EXIT_USAGE and not STOP.is_set():

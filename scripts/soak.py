@@ -63,7 +63,7 @@ def read_round(index: int, exit_code: int, seconds: float, folder: Path) -> Roun
             rnd.verdicts[run["run"]] = {"(no report)": run.get("problem") or f"exit {run['exit']}"}
             continue
         doc = yaml.safe_load(report.read_text())
-        rnd.verdicts[run["run"]] = {p["name"]: p["result"] for p in doc.get("profiles", [])}
+        rnd.verdicts[run["run"]] = {p["name"]: str((p.get("core") or {}).get("result")) for p in doc.get("profiles", [])}
         tests = rnd.outcomes.setdefault(run["run"], {})
         for profile in doc.get("profiles", []):
             for test in profile.get("tests", []):

@@ -75,7 +75,7 @@ def report(report_dir: Path, run: str) -> dict:
 
 
 def verdicts(doc: dict) -> dict[str, str]:
-    return {p["name"]: p["result"] for p in doc["profiles"]}
+    return {p["name"]: p["core"]["result"] for p in doc["profiles"]}
 
 
 def leftovers(kube: Kube) -> list[str]:

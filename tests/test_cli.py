@@ -153,6 +153,87 @@ def test_validate_report_accepts_the_example_submissions() -> None:
         assert (path.parent / "README.md").is_file(), path
 
 
+def profile_of(doc: dict, name: str) -> dict:
+    return next(p for p in doc["profiles"] if p["name"] == name)
+
+
+def named_test(doc: dict, name: str) -> dict:
+    return next(t for p in doc["profiles"] for t in p["tests"] if t["name"] == name)
+
+
+def bump_label_budget(doc: dict) -> None:
+    doc["environment"]["timeouts"]["label_budget"] += 10
+
+
+# One field of the example submission edited, and the one-line reason validate-report gives. The report's own
+# verdict fields are never trusted: each is recomputed from its tests, and its tests from the suite's markers.
+REJECTIONS = {
+    "success-with-a-failed-normative-test": (
+        lambda d: named_test(d, "faulty_canary_aborted_within_budget").update(outcome="failed"),
+        "profile rollback: result success disagrees with its tests' outcomes, which make it failure"),
+    "statistics-disagree": (
+        lambda d: profile_of(d, "metrics")["core"]["statistics"].update(Passed=2),
+        "profile metrics: statistics disagree with its tests (reported, counted): {'Passed': (2, 1)}"),
+    "failedTests-disagree": (
+        lambda d: profile_of(d, "analysis")["core"].update(failedTests=["healthy_canary_passes"]),
+        "profile analysis: failedTests ['healthy_canary_passes'] disagree with its tests, which say []"),
+    "skippedTests-disagree": (
+        lambda d: profile_of(d, "status-labels")["core"].update(skippedTests=["bluegreen_untouched"]),
+        "profile status-labels: skippedTests ['bluegreen_untouched'] disagree with its tests, which say []"),
+    "informative-flag-on-a-normative-test": (
+        lambda d: named_test(d, "healthy_canary_passes").update(informative=True),
+        "profile analysis: test healthy_canary_passes says informative=True, but its requirements"),
+    "a-test-left-out": (
+        lambda d: profile_of(d, "analysis")["tests"].remove(named_test(d, "healthy_canary_passes")),
+        "profile analysis: its tests are not the suite's for it (missing ['healthy_canary_passes'], not the "
+        "suite's [])"),
+    "a-test-not-the-suites": (
+        lambda d: named_test(d, "bluegreen_untouched").update(name="bluegreen_roughly_untouched"),
+        "profile status-labels: its tests are not the suite's for it (missing ['bluegreen_untouched'], not the "
+        "suite's ['bluegreen_roughly_untouched'])"),
+    "a-test-with-other-requirements": (
+        lambda d: named_test(d, "series_carry_status_label").update(requirements=["MET-1", "LBL-1"]),
+        "profile metrics: tests ['series_carry_status_label'] list other requirements than the suite's markers"),
+    "requirements-not-checked": (
+        lambda d: profile_of(d, "metrics")["requirements"].update(notChecked=["MET-1"]),
+        "profile metrics: requirements ['MET-1'] not checked: a claimed profile has every normative requirement "
+        "checked"),
+    "timeouts-missing": (
+        lambda d: d["environment"].pop("timeouts"),
+        "environment.timeouts is missing: a submission records the timeouts it ran with"),
+    "timeouts-changed": (
+        bump_label_budget,
+        "timeouts differ from the suite's defaults (reported, default): {'label_budget': (20.0, 10.0)}"),
+    "summary-result-disagrees": (
+        lambda d: d["summary"].update(result="partial"),
+        "summary.result partial disagrees with the profiles' results, which make it success"),
+}
+
+
+@pytest.mark.parametrize("case", list(REJECTIONS))
+def test_validate_report_rejects_verdicts_its_tests_do_not_bear_out(tmp_path: Path, case: str) -> None:
+    edit, reason = REJECTIONS[case]
+    assert len(EXAMPLES) >= 1
+    doc = yaml.safe_load(EXAMPLES[0].read_text())
+    edit(doc)
+    path = tmp_path / "edited.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    res = cli("validate-report", str(path))
+    assert res.returncode == EXIT_CLAIM_NOT_MET, res.stdout + res.stderr
+    problems = [line.removeprefix("  - ") for line in res.stdout.splitlines()[1:]]
+    assert any(p.startswith(reason) for p in problems), problems
+
+
+def test_validate_report_lets_informative_tests_fail(tmp_path: Path) -> None:
+    """SPEC RBK-3 and ANA-2 are informative (fixtures/spec.py): a failed RBK-3 test decides no verdict."""
+    doc = yaml.safe_load(EXAMPLES[0].read_text())
+    named_test(doc, "unfiltered_analysis_misses_fault").update(outcome="failed", message="aborted within the budget")
+    path = tmp_path / "informative-failed.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    res = cli("validate-report", str(path))
+    assert res.returncode == EXIT_OK, res.stdout + res.stderr
+
+
 def submission(tmp_path: Path) -> dict:
     """A valid submission to spoil: the example, or one made by a fake run (see test_report.py)."""
     from tests.test_report import fake_submission
@@ -191,7 +272,7 @@ def test_validate_report_rejects_skipped_test_and_missing_contact(tmp_path: Path
 def test_verdict_recomputes_claims(tmp_path: Path) -> None:
     path = tmp_path / "r.yaml"
     doc = submission(tmp_path)
-    doc["profiles"][0]["result"] = "unsupported"
+    doc["profiles"][0]["core"]["result"] = "unsupported"
     path.write_text(yaml.safe_dump(doc))
     name = doc["profiles"][0]["name"]
     assert cli("verdict", str(path), "--claim", name).returncode == EXIT_CLAIM_NOT_MET
@@ -212,7 +293,7 @@ def test_driver_maps_pytest_exit_status_to_its_codes(tmp_path: Path) -> None:
     assert classify(2, ["Interrupted: 1 error during collection"], missing)[0] == EXIT_INFRASTRUCTURE
     assert classify(0, [], missing) == (EXIT_OK, "")
     doc = submission(tmp_path)
-    doc["profiles"][1]["result"] = "failure"
+    doc["profiles"][1]["core"]["result"] = "failure"
     report = tmp_path / "r.yaml"
     report.write_text(yaml.safe_dump(doc))
     code, problem = classify(1, [], report)

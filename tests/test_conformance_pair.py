@@ -69,20 +69,20 @@ def test_exit_codes_of_the_claims(pair: tuple[Path, int]) -> None:
 
 
 def test_reference_build_succeeds_on_every_profile(report_dir: Path) -> None:
-    got = {name: p["result"] for name, p in profiles(report_dir, "reference-flag").items()}
+    got = {name: p["core"]["result"] for name, p in profiles(report_dir, "reference-flag").items()}
     assert got == {p: "success" for p in ALL}, f"{got}; see {report_dir / 'driver.log'}"
     assert schema_problems(report(report_dir, "reference-flag")) == []
 
 
 def test_upstream_build_is_unsupported_for_status_labels_only(report_dir: Path) -> None:
     got = profiles(report_dir, "upstream-explicit")
-    assert got["status-labels"]["result"] == "unsupported", got["status-labels"]
-    assert "enable-canary-status-labels" in got["status-labels"]["unsupported"]["reason"]
+    assert got["status-labels"]["core"]["result"] == "unsupported", got["status-labels"]
+    assert "enable-canary-status-labels" in got["status-labels"]["core"]["unsupported"]["reason"]
     unsupported = [t for t in got["status-labels"]["tests"] if t["outcome"] == "unsupported"]
     # Refusal is detected at controller start, not by waiting out a timeout.
     assert all(t["durationSeconds"] < 15 for t in unsupported), unsupported
     for name in WITHOUT_FLAG:
-        assert got[name]["result"] == "success", (name, got[name])
+        assert got[name]["core"]["result"] == "success", (name, got[name])
 
 
 def test_rollback_timing_filtered_within_budget_unfiltered_not(report_dir: Path) -> None:

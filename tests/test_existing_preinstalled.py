@@ -50,7 +50,7 @@ def test_preinstalled_controller_without_restart_permission_is_partial(tmp_path:
         assert codes == {"reference-flag": EXIT_CLAIM_NOT_MET}, (codes, out)
         doc = report(tmp_path / "reports", "reference-flag")
         status = next(p for p in doc["profiles"] if p["name"] == "status-labels")
-        assert status["result"] == "partial", status
+        assert status["core"]["result"] == "partial", status
         skipped = [t for t in status["tests"] if t["outcome"] == "skipped"]
         assert skipped and all("--allow-controller-restart" in t["message"] for t in skipped), skipped
         details = doc["environment"]["backendDetails"]

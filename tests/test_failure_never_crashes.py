@@ -146,7 +146,7 @@ def test_every_profile_reported_when_labels_never_arrive(tmp_path: Path) -> None
         expected = PASSED if profile == "ephemeral-metadata" else FAILED
         assert tests[test]["outcome"] == expected, (test, tests[test].get("message"), see)
         if profile != "ephemeral-metadata":
-            assert profiles[profile]["result"] == FAILURE, (profile, profiles[profile]["summary"])
+            assert profiles[profile]["core"]["result"] == FAILURE, (profile, profiles[profile]["summary"])
             # Labels missing is the implementation's failure, never the machinery's.
             assert tests[test].get("category") == "implementation", (test, tests[test])
     # The rollback timeline with no canary line: drawn, and it says so.

@@ -112,7 +112,7 @@ def test_variant_is_rejected_on_its_requirements(mutant: Mutant, variant_runs: d
     see = f"see {run.log}"
     assert run.report, f"no report written; {see}"
     profiles = {p["name"]: p for p in run.report["profiles"]}
-    unsupported = [name for name, p in profiles.items() if p["result"] == "unsupported"]
+    unsupported = [name for name, p in profiles.items() if p["core"]["result"] == "unsupported"]
     assert not unsupported, f"{unsupported} marked unsupported, but the variant accepts the flag; {see}"
     tests = {t["name"]: t for p in profiles.values() for t in p["tests"]}
     failed_ids: set[str] = set()
@@ -125,5 +125,5 @@ def test_variant_is_rejected_on_its_requirements(mutant: Mutant, variant_runs: d
         assert NAMES_AN_OBJECT.search(message), f"{name}'s message names no object: {message}"
     assert set(mutant.rejected_by) <= failed_ids, (mutant.rejected_by, failed_ids)
     for name in profiles_of(mutant):
-        assert profiles[name]["result"] == "failure", (name, profiles[name]["result"], see)
+        assert profiles[name]["core"]["result"] == "failure", (name, profiles[name]["core"]["result"], see)
     assert run.exit == EXIT_CLAIM_NOT_MET, f"driver exit {run.exit}; {see}"

@@ -70,16 +70,16 @@ def test_profile_results_keep_unsupported_apart(project: pytest.Pytester) -> Non
     result.assert_outcomes(passed=2, failed=1, skipped=2)
     doc = report(project)
     by_name = {p["name"]: p for p in doc["profiles"]}
-    assert by_name["status-labels"]["result"] == "unsupported"
-    assert "refuses --enable-canary-status-labels" in by_name["status-labels"]["unsupported"]["reason"]
-    assert by_name["metrics"]["result"] == "failure"
-    assert by_name["analysis"]["result"] == "partial"
+    assert by_name["status-labels"]["core"]["result"] == "unsupported"
+    assert "refuses --enable-canary-status-labels" in by_name["status-labels"]["core"]["unsupported"]["reason"]
+    assert by_name["metrics"]["core"]["result"] == "failure"
+    assert by_name["analysis"]["core"]["result"] == "partial"
     assert by_name["analysis"]["requirements"] == {"checked": ["ANA-3"], "notChecked": ["ANA-1", "ANA-4"],
                                                    "informative": ["ANA-2"]}
-    assert by_name["analysis"]["statistics"] == {"Passed": 1, "Failed": 0, "Skipped": 1, "Unsupported": 0}
-    assert by_name["analysis"]["skippedTests"] == ["two"]
-    assert by_name["metrics"]["failedTests"] == ["metric"]
-    assert by_name["status-labels"]["unsupported"]["tests"] == ["refused"]
+    assert by_name["analysis"]["core"]["statistics"] == {"Passed": 1, "Failed": 0, "Skipped": 1, "Unsupported": 0}
+    assert by_name["analysis"]["core"]["skippedTests"] == ["two"]
+    assert by_name["metrics"]["core"]["failedTests"] == ["metric"]
+    assert by_name["status-labels"]["core"]["unsupported"]["tests"] == ["refused"]
     outcomes = {t["name"]: t["outcome"] for p in doc["profiles"] for t in p["tests"]}
     assert outcomes == {"passes": "passed", "refused": "unsupported", "metric": "failed", "one": "passed",
                         "two": "skipped"}
@@ -91,7 +91,7 @@ def test_profile_selection_deselects_others(project: pytest.Pytester) -> None:
     result = project.runpytest("--profile=analysis")
     result.assert_outcomes(passed=2, deselected=3)
     assert [p["name"] for p in report(project)["profiles"]] == ["analysis"]
-    assert report(project)["profiles"][0]["result"] == "success"
+    assert report(project)["profiles"][0]["core"]["result"] == "success"
 
 
 def test_run_test_and_options_file(project: pytest.Pytester) -> None:
@@ -103,7 +103,7 @@ def test_run_test_and_options_file(project: pytest.Pytester) -> None:
     assert doc["mode"] == "explicit"
     assert doc["environment"]["timeouts"]["label_budget"] == 14.0  # the command line wins over the file
     analysis = next(p for p in doc["profiles"] if p["name"] == "analysis")
-    assert analysis["result"] == "partial", analysis  # "two" was not selected: not a full success
+    assert analysis["core"]["result"] == "partial", analysis  # "two" was not selected: not a full success
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -16,7 +16,7 @@ import yaml
 import fixtures.plots  # noqa: F401 - matplotlib loaded before pytester's in-process runs (numpy loads once)
 from fixtures.config import ConfigError, load_options_file
 from fixtures.evidence import Evidence
-from fixtures.report.aggregate import RunInfo, build_report, verdict
+from fixtures.report.aggregate import RunInfo, build_report, is_informative, verdict
 from fixtures.report.model import TestRecord
 from fixtures.report.schema import check_report, schema_problems
 from fixtures.report.writers import SUMMARY_FILE, WriteContext, write_all
@@ -107,8 +107,8 @@ def test_infrastructure_failure_exits_3_and_is_told_apart(project: pytest.Pytest
 def test_informative_requirements_never_decide(project: pytest.Pytester) -> None:
     project.runpytest("-k", "not broken_backend")
     rollback = profiles_of(project)["rollback"]
-    assert rollback["result"] == "success", rollback
-    assert rollback["statistics"] == {"Passed": 1, "Failed": 0, "Skipped": 0, "Unsupported": 0}
+    assert rollback["core"]["result"] == "success", rollback
+    assert rollback["core"]["statistics"] == {"Passed": 1, "Failed": 0, "Skipped": 0, "Unsupported": 0}
     assert rollback["informative"]["tests"] == [{"name": "unfiltered_misses", "outcome": "failed"}]
     assert rollback["requirements"]["informative"] == ["RBK-3"]
     tests = {t["name"]: t for t in rollback["tests"]}
@@ -119,16 +119,16 @@ def test_report_is_gateway_api_shaped_and_valid(project: pytest.Pytester) -> Non
     project.runpytest("-k", "not broken_backend", *META)
     doc = report(project)
     assert schema_problems(doc) == []
-    assert (doc["apiVersion"], doc["kind"], doc["mode"]) == ("rollouts-conformance/v1alpha2", "ConformanceReport",
+    assert (doc["apiVersion"], doc["kind"], doc["mode"]) == ("rollouts-conformance/v1alpha3", "ConformanceReport",
                                                               "flag")
     assert doc["implementation"]["contact"] == ["@maintainer", "ops@example.com"]
     assert {k: doc["implementation"][k] for k in ("organization", "project", "url", "version")} == {
         "organization": "example.com", "project": "rollouts-fork", "url": "https://example.com/rf",
         "version": "v1.2.3"}
     sl = profiles_of(project)["status-labels"]
-    assert sl["unsupported"] == {"reason": "the controller refuses --enable-canary-status-labels",
+    assert sl["core"]["unsupported"] == {"reason": "the controller refuses --enable-canary-status-labels",
                                  "tests": ["refused"]}
-    assert profiles_of(project)["metrics"]["failedTests"] == ["metric"]
+    assert profiles_of(project)["metrics"]["core"]["failedTests"] == ["metric"]
 
 
 def test_report_built_once_per_session(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -258,7 +258,9 @@ def test_submit_writes_a_valid_submission(project: pytest.Pytester) -> None:
     assert result.ret == 0, result.outlines[-10:]
     doc = report(project)
     assert doc["submission"] is True
-    assert check_report(doc) == []
+    # This project's stand-in tests are not the suite's (validate-report says so); all else a submission needs holds.
+    problems = check_report(doc)
+    assert len(problems) == 1 and "profile rollback: its tests are not the suite's" in problems[0], problems
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -276,8 +278,12 @@ def test_submit_refuses_incomplete_or_altered_runs(project: pytest.Pytester, arg
 
 
 def fake_submission(tmp_path: Path) -> dict[str, Any]:
-    """A valid submission document: every profile, every test passed, all claimed (no pytest run)."""
-    records = [TestRecord(f"{p}-{i}", p, [i], "checks it") for p, prof in PROFILES.items() for i in prof.requirements]
+    """A valid submission document: every profile, every test the suite declares passed, all claimed (no pytest
+    run)."""
+    from scripts.cli import suite_tests
+
+    records = [TestRecord(t.name, t.profile, list(t.requirements), t.description,
+                          informative=is_informative(list(t.requirements))) for t in suite_tests()]
     run = RunInfo(labelling_mode="flag", claims=list(PROFILES), submit=True,
                   implementation={"name": "reference", "version": "v1.10.1+ref"},
                   metadata={"organization": "example.com", "project": "p", "url": "https://example.com",
@@ -295,6 +301,35 @@ def test_schema_checks_date_time_format(tmp_path: Path) -> None:
     doc = fake_submission(tmp_path)
     doc["date"] = "yesterday afternoon"
     assert any("date" in p and "date-time" in p for p in schema_problems(doc))
+
+
+def test_timeline_shows_a_single_point_and_names_an_empty_line(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A canary aborted one scrape after its first sample may leave one point: it is drawn with a marker, and
+    an empty series is named in the legend as no data (issue 8: the key plot showed no canary line)."""
+    import matplotlib.pyplot as plt
+
+    from fixtures.plots import timeline_plot
+
+    seen: dict[str, tuple[str, int]] = {}
+    legend: list[str] = []
+    real_close = plt.close
+
+    def spy(fig: Any = None) -> None:
+        for ax in getattr(fig, "axes", []):
+            seen.update({ln.get_label(): (str(ln.get_marker()), len(ln.get_xdata())) for ln in ax.lines})
+            if ax.get_legend() is not None:
+                legend.extend(t.get_text() for t in ax.get_legend().get_texts())
+        real_close(fig)
+
+    monkeypatch.setattr(plt, "close", spy)
+    canary, stable = "canary error ratio (filtered, cumulative)", "stable error ratio (filtered, 5s rate)"
+    ev = Evidence(timelines={canary: [(101.0, 0.41)], stable: [],
+                             "all pods error ratio (unfiltered, 5s rate)": [(100.0, 0.0), (101.0, 0.0)]})
+    timeline_plot(tmp_path / "p.png", "rollback", ev)
+    marker, points = seen[canary]
+    assert points == 1 and marker not in ("None", "", " "), seen[canary]
+    assert f"{stable}: no data" in legend, legend
 
 
 # ---- writers survive empty, partial and odd evidence ---------------------------------------
@@ -411,6 +446,7 @@ def test_summary_page_renders_in_headless_chromium(project: pytest.Pytester) -> 
     ("controller_binary: 12\n", "controller_binary must be a string"),
     ("submit: 'yes'\n", "submit must be true or false"),
     ("kubernetes_version: 1.34\n", "kubernetes_version must be a string"),
+    ("workers: 1.5\n", "workers must be a whole number, got float 1.5"),
 ])
 def test_options_file_values_are_type_checked(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "o.yaml"

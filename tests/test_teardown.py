@@ -209,7 +209,7 @@ def assert_interrupted(doc: dict, test: str, phases: tuple[str, ...], reason: st
     t = outcomes(doc)[test]
     assert t["outcome"] == INTERRUPTED, t
     profile = next(p for p in doc["profiles"] if any(x["name"] == test for x in p["tests"]))
-    assert profile["result"] == INTERRUPTED, profile
+    assert profile["core"]["result"] == INTERRUPTED, profile
 
 
 def assert_private(run: Run) -> str:
