@@ -77,7 +77,7 @@ def canary_samples_at(sc: Scenario, app: str, since: float) -> list[float]:
     needs two samples, and the analysis looks once per interval."""
     window = max(1, int(time.time() - since) + 2)
     q = f'http_requests_total{{namespace="{sc.ns}",app="{app}",{STATUS_SERIES_LABEL}="canary"}}[{window}s]'
-    result = sc.prom.query(q)
+    result = sc.samples(q)
     firsts = sorted((sorted(float(t) for t, _ in r["values"])[:2] for r in result if r.get("values")),
                     key=lambda ts: ts[-1] if len(ts) == 2 else float("inf"))
     sc.evidence.query(q, f"{len(result)} series; first samples {firsts[:1]}")
@@ -115,7 +115,7 @@ def record_timeline(sc: Scenario, app: str, since: float) -> None:
     for label, role in (("canary error ratio (filtered)", "canary"), ("stable error ratio (filtered)", "stable"),
                         ("all pods error ratio (unfiltered)", None)):
         q = error_ratio_query(sc, app, role)
-        series = sc.prom.query_range(q, since, end, 1.0)
+        series = sc.promql_range(q, since, end, 1.0)
         sc.evidence.query(q, f"{sum(len(s['values']) for s in series)} points")
         sc.evidence.timelines[label] = [
             (float(t), float(v)) for s in series for t, v in s["values"] if v not in ("NaN", "+Inf", "-Inf")]
