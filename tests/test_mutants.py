@@ -4,9 +4,9 @@ Every variant in `tests/mutants/catalogue.py` (the reference controller with one
 built, then run through the product's own driver (`rollouts-conformance run --controller-binary ...`)
 with only the conformance tests the catalogue names, claiming every profile those tests belong to. The
 report must say `failure` for each named test, with a message that names the requirement of the check
-that failed (the catalogue's, one of the test's IDs), the object and the label that were wrong; no profile may come out `unsupported` (the variant
-accepts the flag), and the driver must exit with "claim not met". Variants run two at a time, each on its
-own local cluster.
+that failed (the catalogue's, one of the test's IDs), the object and the label that were wrong; no
+profile may come out `unsupported` (the variant accepts the flag), and the driver must exit with "claim
+not met". Variants run two at a time, each on its own local cluster.
 """
 
 from __future__ import annotations
