@@ -93,7 +93,7 @@ def canary_samples_at(sc: Scenario, app: str, since: float) -> list[float]:
     needs two samples, and the analysis looks once per interval."""
     window = max(1, int(time.time() - since) + 2)
     q = f'http_requests_total{{namespace="{sc.ns}",app="{app}",{STATUS_SERIES_LABEL}="canary"}}[{window}s]'
-    result = sc.prom.query(q)
+    result = sc.samples(q)
     firsts = sorted((sorted(float(t) for t, _ in r["values"])[:2] for r in result if r.get("values")),
                     key=lambda ts: ts[-1] if len(ts) == 2 else float("inf"))
     sc.evidence.query(q, f"{len(result)} series; first samples {firsts[:1]}")
@@ -142,7 +142,7 @@ def record_timeline(sc: Scenario, app: str, since: float) -> None:
     for label, q in ((CANARY_TIMELINE, cumulative_error_ratio_query(sc, app, "canary")),
                      (STABLE_TIMELINE, error_ratio_query(sc, app, "stable")),
                      (UNFILTERED_TIMELINE, error_ratio_query(sc, app, None))):
-        series = sc.prom.query_range(q, since, end, TIMELINE_STEP)
+        series = sc.promql_range(q, since, end, TIMELINE_STEP)
         sc.evidence.query(q, f"{sum(len(s['values']) for s in series)} points")
         sc.evidence.timelines[label] = [
             (float(t), float(v)) for s in series for t, v in s["values"] if v not in ("NaN", "+Inf", "-Inf")]

@@ -4,6 +4,9 @@ The two profiles assert the same behaviour (LBL-2 ... LBL-5, LBL-8, LBL-12); the
 differ only in where the labels come from: the controller's flag, or
 canaryMetadata/stableMetadata in the Rollout. `metadata` is what
 `Labelling.metadata()` returns for the profile.
+
+Each label check's message names the requirement it checks, in parentheses (`... (LBL-3)`), a precondition's
+too (`status labels while paused (LBL-2)`), so a failure says which requirement was not met, not only which test.
 """
 
 from __future__ import annotations
@@ -36,39 +39,52 @@ def check_mid_update_labels(sc: Scenario, metadata: dict[str, Any], requirement:
     sc.wait_healthy(name)
     sc.update(name, HEALTHY_V2)
     sc.wait_role_change(name, "canary")  # LBL-8's clock starts when the controller records the canary set
-    took, state = sc.wait_role_labels(name, {"canary": "canary", "stable": "stable"}, "status labels after update",
-                                      hold=sc.t.label_hold)
+    took, state = sc.wait_role_labels(name, {"canary": "canary", "stable": "stable"},
+                                      f"status labels after update ({requirement})", hold=sc.t.label_hold)
     sc.evidence.measure("label convergence after update", round(took, 2), "s", "LBL-8", sc.t.label_budget)
     sc.wait_paused(name)
     roles = sc.roles(name)
     canary = sc.wait_pods_ready(name, roles["canary"], 1)
     stable = sc.wait_pods_ready(name, roles["stable"], 3)
-    assert [p.metadata.labels.get(STATUS_KEY) for p in canary] == ["canary"], state
-    assert {p.metadata.labels.get(STATUS_KEY) for p in stable} == {"stable"}, state
+    assert [p.metadata.labels.get(STATUS_KEY) for p in canary] == ["canary"], (
+        f"Ready canary pod of ReplicaSet {name}-{roles['canary']} ({requirement}): {STATUS_KEY} "
+        f"{[p.metadata.labels.get(STATUS_KEY) for p in canary]}, want ['canary']; {state}")
+    assert {p.metadata.labels.get(STATUS_KEY) for p in stable} == {"stable"}, (
+        f"Ready stable pods of ReplicaSet {name}-{roles['stable']} ({requirement}): {STATUS_KEY} "
+        f"{sorted(str(p.metadata.labels.get(STATUS_KEY)) for p in stable)}, want only 'stable'; {state}")
 
 
 def check_promotion(sc: Scenario, metadata: dict[str, Any]) -> None:
     """LBL-3 / LBL-8: after full promotion the former canary pods say stable, same UIDs, no restarts."""
     name = "promote"
     roles = paused_canary(sc, name, 4, metadata)
-    sc.wait_role_labels(name, {"canary": "canary", "stable": "stable"}, "status labels while paused")
-    before = sc.label_view(name)[roles["canary"]]["pods"]
-    assert before, f"no canary pods before promotion: {sc.label_view(name)}"
+    sc.wait_role_labels(name, {"canary": "canary", "stable": "stable"}, "status labels while paused (LBL-2)")
+    sets_before = sc.label_view(name)
+    before = sets_before[roles["canary"]]["pods"]
+    assert before, f"no canary pods before promotion: {sets_before}"
     sc.promote(name, full=True)
     # LBL-8's clock starts when the controller records the former canary as stable (after the full
     # promotion scaled it up and its pods became Ready), not at the promote call.
     sc.wait_role_change(name, "stable", roles["canary"])
-    took, _ = sc.wait_labels(name, {roles["canary"]: "stable"}, "former canary set relabelled stable",
+    took, _ = sc.wait_labels(name, {roles["canary"]: "stable"}, "former canary set relabelled stable (LBL-3)",
                              hold=sc.t.label_hold)
     sc.evidence.measure("label convergence after promotion", round(took, 2), "s", "LBL-8", sc.t.label_budget)
+    # Checked before waiting for Healthy: a new revision at promotion would first run through the steps again.
+    new_sets = {f"{name}-{h}": rs["template_labels"] for h, rs in sc.label_view(name).items() if h not in sets_before}
+    assert not new_sets, (
+        f"Rollout {sc.ns}/{name} (LBL-3): promotion created ReplicaSet(s) {new_sets} (template labels shown): a new "
+        f"revision, so the pods were replaced, not relabelled in place; the {STATUS_KEY} label must not be part of "
+        f"the pod-template hash")
     ro = sc.wait_healthy(name)
     assert ro["status"]["stableRS"] == roles["canary"], f"promoted stableRS {ro['status']['stableRS']} is not the former canary {roles['canary']}"
     after = sc.label_view(name)[roles["canary"]]["pods"]
     for pod, seen in before.items():
-        assert pod in after, f"former canary pod {pod} was replaced instead of relabelled: now {sorted(after)}"
-        assert after[pod]["uid"] == seen["uid"], f"pod {pod} changed UID {seen['uid']} -> {after[pod]['uid']}"
-        assert after[pod]["restarts"] == seen["restarts"], f"pod {pod} restarted: {seen['restarts']} -> {after[pod]['restarts']}"
-        assert after[pod]["label"] == "stable", f"pod {pod} says {after[pod]['label']!r} after promotion"
+        assert pod in after, f"former canary pod {pod} (LBL-3) was replaced instead of relabelled: now {sorted(after)}"
+        assert after[pod]["uid"] == seen["uid"], f"pod {pod} (LBL-3) changed UID {seen['uid']} -> {after[pod]['uid']}"
+        assert after[pod]["restarts"] == seen["restarts"], (
+            f"pod {pod} (LBL-3) restarted: {seen['restarts']} -> {after[pod]['restarts']}")
+        assert after[pod]["label"] == "stable", (
+            f"pod {pod} (LBL-3) says {STATUS_KEY}={after[pod]['label']!r} after promotion")
 
 
 def check_abort(sc: Scenario, metadata: dict[str, Any]) -> None:
@@ -82,18 +98,21 @@ def check_abort(sc: Scenario, metadata: dict[str, Any]) -> None:
     def no_ready_canary(view: dict[str, Any]) -> list[str]:
         return [n for rs in view.values() for n, p in rs["pods"].items() if p["ready"] and p["label"] == "canary"]
 
-    took, _ = sc.wait_role_labels(name, {"stable": "stable"}, "stable label after abort", hold=sc.t.label_hold)
+    took, _ = sc.wait_role_labels(name, {"stable": "stable"}, "stable label after abort (LBL-4)",
+                                  hold=sc.t.label_hold)
     sc.evidence.measure("label convergence after abort", round(took, 2), "s", "LBL-8", sc.t.label_budget)
     view = sc.label_view(name)
-    assert view[roles["canary"]]["replicas"] == 0, f"canary ReplicaSet not scaled to zero: {view[roles['canary']]}"
-    assert not no_ready_canary(view), f"Ready pods still labelled canary after abort: {no_ready_canary(view)}"
+    assert view[roles["canary"]]["replicas"] == 0, (
+        f"canary ReplicaSet {name}-{roles['canary']} (LBL-4) not scaled to zero: {view[roles['canary']]}")
+    assert not no_ready_canary(view), (
+        f"Ready pods (LBL-4) still labelled {STATUS_KEY}=canary after abort: {no_ready_canary(view)}")
 
 
 def check_new_pods(sc: Scenario, metadata: dict[str, Any]) -> None:
     """LBL-5: pods created later (replacement, scale-up) carry their ReplicaSet's role from creation."""
     name = "newpods"
     roles = paused_canary(sc, name, 4, metadata)
-    sc.wait_role_labels(name, {"canary": "canary", "stable": "stable"}, "status labels while paused")
+    sc.wait_role_labels(name, {"canary": "canary", "stable": "stable"}, "status labels while paused (LBL-2)")
     for role in ("stable", "canary"):
         view = sc.label_view(name)
         victim = sorted(view[roles[role]]["pods"])[0]
@@ -101,13 +120,16 @@ def check_new_pods(sc: Scenario, metadata: dict[str, Any]) -> None:
         created = sc.first_pod_labels_after(functools.partial(sc.delete_pod, victim), name, known)
         assert created["hash"] == roles[role], f"replacement {created} is not of the {role} ReplicaSet {roles[role]}"
         assert created["labels"].get(STATUS_KEY) == role, (
-            f"replacement of {role} pod {victim} was created with labels {created['labels']}")
+            f"replacement of {role} pod {victim} (LBL-5) was created with labels {created['labels']}; want "
+            f"{STATUS_KEY}={role}")
     view = sc.label_view(name)
     known = {n for rs in view.values() for n in rs["pods"]}
     created = sc.first_pod_labels_after(lambda: sc.scale(name, 8), name, known)
     role = "canary" if created["hash"] == roles["canary"] else "stable"
-    assert created["labels"].get(STATUS_KEY) == role, f"scale-up pod of the {role} set created with {created['labels']}"
-    sc.wait_role_labels(name, {"canary": "canary", "stable": "stable"}, "status labels after scale-up",
+    assert created["labels"].get(STATUS_KEY) == role, (
+        f"scale-up pod {created['name']} of the {role} set (LBL-5) created with {created['labels']}; want "
+        f"{STATUS_KEY}={role}")
+    sc.wait_role_labels(name, {"canary": "canary", "stable": "stable"}, "status labels after scale-up (LBL-5)",
                         hold=sc.t.label_hold)
 
 
@@ -116,14 +138,15 @@ def check_superseded_canary(sc: Scenario, metadata: dict[str, Any]) -> None:
     template and remaining pods lose the key within the budget; v3 is the canary, v1 still the stable."""
     name = "third"
     roles = paused_canary(sc, name, 4, metadata)
-    sc.wait_role_labels(name, {"canary": "canary", "stable": "stable"}, "status labels while v2 is the canary")
+    sc.wait_role_labels(name, {"canary": "canary", "stable": "stable"}, "status labels while v2 is the canary (LBL-2)")
     v1, v2 = roles["stable"], roles["canary"]
     sc.update(name, HEALTHY_V3)
     # LBL-8's clock starts when the controller records v3 as the current ReplicaSet.
     now = sc.wait_superseded(name, v2)
-    took, _ = sc.wait_key_absent(name, v2, "superseded canary (v2) unlabelled", hold=sc.t.label_hold)
+    took, _ = sc.wait_key_absent(name, v2, "superseded canary (v2) unlabelled (LBL-12)",
+                                hold=sc.t.label_hold)
     sc.evidence.measure("label removal from the superseded canary", round(took, 2), "s", "LBL-8", sc.t.label_budget)
     assert now["stable"] == v1, f"the stable ReplicaSet changed from {v1} to {now['stable']} on the v3 update"
     assert now.get("canary") not in (None, v2), f"no new canary ReplicaSet recorded after the v3 update: {now}"
-    sc.wait_role_labels(name, {"canary": "canary", "stable": "stable"}, "status labels with v3 as the canary",
+    sc.wait_role_labels(name, {"canary": "canary", "stable": "stable"}, "status labels with v3 as the canary (LBL-2)",
                         hold=sc.t.label_hold)

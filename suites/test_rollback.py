@@ -88,15 +88,17 @@ def test_faulty_canary_aborted_within_budget(labelling: Labelling, scenario: Sce
 
     # RBK-2: the canary set scales to zero, the stable set is untouched and labelled stable.
     sc.wait_pods_ready(name, roles["stable"], REPLICAS)
-    sc.wait_role_labels(name, {"stable": "stable"}, "stable label after abort")
+    sc.wait_role_labels(name, {"stable": "stable"}, "stable label after abort (RBK-2)")
     view = sc.label_view(name)
-    assert view[roles["canary"]]["replicas"] == 0, f"canary ReplicaSet still wants {view[roles['canary']]['replicas']}"
+    assert view[roles["canary"]]["replicas"] == 0, (
+        f"canary ReplicaSet {name}-{roles['canary']} (RBK-2) still wants {view[roles['canary']]['replicas']}")
     stable = view[roles["stable"]]
-    assert stable["replicas"] == REPLICAS, f"stable ReplicaSet wants {stable['replicas']}, not {REPLICAS}"
+    assert stable["replicas"] == REPLICAS, (
+        f"stable ReplicaSet {name}-{roles['stable']} (RBK-2) wants {stable['replicas']}, not {REPLICAS}")
     now = {n: p["uid"] for n, p in stable["pods"].items()}
     replaced = {n: u for n, u in at_abort.items() if now.get(n) != u}
-    assert not replaced, f"stable pods serving at the abort were replaced: {replaced}; now {now}"
-    assert all(p["restarts"] == 0 for p in stable["pods"].values()), f"stable pods restarted: {stable['pods']}"
+    assert not replaced, f"stable pods serving at the abort (RBK-2) were replaced: {replaced}; now {now}"
+    assert all(p["restarts"] == 0 for p in stable["pods"].values()), f"stable pods (RBK-2) restarted: {stable['pods']}"
 
 
 @pytest.mark.conformance("RBK-3", profile=PROFILE)

@@ -19,9 +19,9 @@ PROFILE = "status-labels"
 NO_METADATA: dict[str, object] = {}
 
 
-def assert_no_carriers(sc: Scenario, name: str, why: str) -> None:
+def assert_no_carriers(sc: Scenario, name: str, why: str, requirement: str) -> None:
     found = sc.key_carriers(name)
-    assert not found, f"Rollout {sc.ns}/{name} ({why}): {'; '.join(found)}; want no {STATUS_KEY} key"
+    assert not found, f"Rollout {sc.ns}/{name} ({requirement}: {why}): {'; '.join(found)}; want no {STATUS_KEY} key"
 
 
 @pytest.mark.conformance("FLAG-2", profile=PROFILE)
@@ -31,10 +31,10 @@ def test_no_labels_without_flag(controller_without_flag: Backend, scenario: Scen
     sc, name = scenario, "noflag"
     roles = checks.paused_canary(sc, name, 4, NO_METADATA)
     sc.wait_pods_ready(name, roles["canary"], 1)
-    assert_no_carriers(sc, name, "controller without the flag")
+    assert_no_carriers(sc, name, "controller without the flag", "FLAG-2")
     sc.promote(name, full=True)
     sc.wait_healthy(name)
-    assert_no_carriers(sc, name, "controller without the flag")
+    assert_no_carriers(sc, name, "controller without the flag", "FLAG-2")
 
 
 @pytest.mark.conformance("LBL-6", profile=PROFILE)
@@ -47,24 +47,27 @@ def test_enabling_flag_keeps_revision_and_pods(controller_without_flag: Backend,
     ro = sc.wait_healthy(name)
     before = sc.label_view(name)
     assert list(before) == [ro["status"]["stableRS"]], f"expected one ReplicaSet, got {list(before)}"
-    assert_no_carriers(sc, name, "before the flag was enabled")
+    assert_no_carriers(sc, name, "before the flag was enabled", "LBL-6")
     require_controller_flags(request, controller_without_flag, [STATUS_LABELS_FLAG])
     sc.evidence.mark("controller restarted with the flag")
-    took, _ = sc.wait_role_labels(name, {"stable": "stable"}, "stable label after enabling the flag",
+    took, _ = sc.wait_role_labels(name, {"stable": "stable"}, "stable label after enabling the flag (LBL-6)",
                                   hold=sc.t.label_hold)
     sc.evidence.measure("label convergence after enabling the flag", round(took, 2), "s", "LBL-8",
                         sc.t.label_budget)
     after = sc.label_view(name)
     new_sets = {f"{name}-{h}": after[h]["template_labels"] for h in after if h not in before}
     assert not new_sets, (
-        f"Rollout {sc.ns}/{name}: enabling the flag created ReplicaSet(s) {new_sets} (template labels shown): a new "
-        f"revision, so the pods were replaced; the {STATUS_KEY} label must not be part of the pod-template hash")
+        f"Rollout {sc.ns}/{name} (LBL-6): enabling the flag created ReplicaSet(s) {new_sets} (template labels "
+        f"shown): a new revision, so the pods were replaced; the {STATUS_KEY} label must not be part of the "
+        f"pod-template hash")
     h = list(before)[0]
     for pod, seen in before[h]["pods"].items():
         now = after[h]["pods"].get(pod)
-        assert now is not None, f"pod {pod} was replaced after enabling the flag"
-        assert (now["uid"], now["restarts"]) == (seen["uid"], seen["restarts"]), f"pod {pod} restarted: {seen} -> {now}"
-    assert sc.rollout(name)["status"]["currentPodHash"] == h
+        assert now is not None, f"pod {pod} (LBL-6) was replaced after enabling the flag"
+        assert (now["uid"], now["restarts"]) == (seen["uid"], seen["restarts"]), (
+            f"pod {pod} (LBL-6) restarted after enabling the flag: {seen} -> {now}")
+    current = sc.rollout(name)["status"]["currentPodHash"]
+    assert current == h, f"Rollout {sc.ns}/{name} (LBL-6): currentPodHash {current} after enabling the flag, want {h}"
 
 
 @pytest.mark.conformance("FLAG-1", profile=PROFILE)
@@ -114,13 +117,13 @@ def test_user_metadata_kept_controller_wins(controller_with_flag: Backend, scena
         "stable_metadata": {"labels": {"tier": "gold", STATUS_KEY: "canary"}},
     }
     roles = checks.paused_canary(sc, name, 4, metadata)
-    sc.wait_role_labels(name, {"canary": "canary", "stable": "stable"}, "controller's status labels")
+    sc.wait_role_labels(name, {"canary": "canary", "stable": "stable"}, "controller's status labels (LBL-7)")
     sc.wait_pods_ready(name, roles["canary"], 1)
     view = sc.label_view(name)
     for pod, p in view[roles["canary"]]["pods"].items():
-        assert p["labels"].get("team") == "checkout", f"canary pod {pod} lost the user's label: {p['labels']}"
+        assert p["labels"].get("team") == "checkout", f"canary pod {pod} (LBL-7) lost the user's label: {p['labels']}"
     for pod, p in view[roles["stable"]]["pods"].items():
-        assert p["labels"].get("tier") == "gold", f"stable pod {pod} lost the user's label: {p['labels']}"
+        assert p["labels"].get("tier") == "gold", f"stable pod {pod} (LBL-7) lost the user's label: {p['labels']}"
     canary_pod = sc.pod(sorted(view[roles["canary"]]["pods"])[0])
     assert (canary_pod.metadata.annotations or {}).get("note") == "canary", canary_pod.metadata.annotations
     spec = sc.rollout(name)["spec"]["strategy"]["canary"]
@@ -138,10 +141,10 @@ def test_bluegreen_untouched(controller_with_flag: Backend, scenario: Scenario) 
     sc.wait_paused(name)
     roles = sc.roles(name)
     sc.wait_pods_ready(name, roles["canary"], 2)
-    assert_no_carriers(sc, name, "blueGreen strategy")
+    assert_no_carriers(sc, name, "blueGreen strategy", "LBL-9")
     sc.promote(name)
     sc.wait_healthy(name)
-    assert_no_carriers(sc, name, "blueGreen strategy")
+    assert_no_carriers(sc, name, "blueGreen strategy", "LBL-9")
 
 
 @pytest.mark.conformance("LBL-10", profile=PROFILE)
@@ -152,24 +155,26 @@ def test_undo_keeps_label_out_of_rollout(controller_with_flag: Backend, scenario
     sc, name = scenario, "undo"
     roles = checks.paused_canary(sc, name, 4, NO_METADATA)
     # The labels are in place, so the plugin copies a labelled ReplicaSet template.
-    sc.wait_role_labels(name, {"canary": "canary", "stable": "stable"}, "status labels before the undo")
+    sc.wait_role_labels(name, {"canary": "canary", "stable": "stable"}, "status labels before the undo (LBL-2)")
     before = set(sc.label_view(name))
     out = sc.undo(name, rollouts_plugin)
     sc.evidence.notes.append(f"undo: {out}")
     sc.wait_observed(name, "reconciled after the undo")
     labels = sc.rollout(name)["spec"]["template"]["metadata"].get("labels") or {}
     assert STATUS_KEY not in labels, (
-        f"Rollout {sc.ns}/{name} spec.template.metadata.labels has {STATUS_KEY}={labels[STATUS_KEY]} after the "
-        f"undo (copied from ReplicaSet {name}-{roles['stable']}'s template); want no {STATUS_KEY} key")
-    ro = sc.wait_rollout(name, f"back on the stable ReplicaSet {roles['stable']}",
+        f"Rollout {sc.ns}/{name} (LBL-10) spec.template.metadata.labels has {STATUS_KEY}={labels[STATUS_KEY]} "
+        f"after the undo (copied from ReplicaSet {name}-{roles['stable']}'s template); want no {STATUS_KEY} key")
+    ro = sc.wait_rollout(name, f"back on the stable ReplicaSet {roles['stable']} (LBL-10)",
                          lambda r: r["status"].get("currentPodHash") == r["status"].get("stableRS") == roles["stable"])
     after = set(sc.label_view(name))
-    assert after == before, (f"the undo created ReplicaSet(s) {sorted(after - before)}; want none (currentPodHash "
+    assert after == before, (f"Rollout {sc.ns}/{name} (LBL-10): the undo created ReplicaSet(s) "
+                             f"{sorted(after - before)}; want none (currentPodHash "
                              f"{ro['status'].get('currentPodHash')}, stableRS {ro['status'].get('stableRS')})")
     labels = ro["spec"]["template"]["metadata"].get("labels") or {}
     assert STATUS_KEY not in labels, (
-        f"Rollout {sc.ns}/{name} spec.template.metadata.labels has {STATUS_KEY}={labels[STATUS_KEY]}")
-    sc.wait_role_labels(name, {"stable": "stable"}, "stable label after the undo", hold=sc.t.label_hold)
+        f"Rollout {sc.ns}/{name} (LBL-10) spec.template.metadata.labels has {STATUS_KEY}={labels[STATUS_KEY]}")
+    sc.wait_role_labels(name, {"stable": "stable"}, "stable label after the undo (LBL-10)",
+                        hold=sc.t.label_hold)
 
 
 EXPERIMENT_STEPS: list[dict[str, Any]] = [
@@ -189,22 +194,25 @@ def test_experiment_pods_unlabelled(controller_with_flag: Backend, scenario: Sce
     sc.update(name, HEALTHY_V2)
     experiment = sc.current_experiment(name)["metadata"]["name"]
     # The sets the templates are copied from are labelled: the copies would carry the label.
-    sc.wait_role_labels(name, {"canary": "canary", "stable": "stable"}, "status labels while the Experiment runs")
+    sc.wait_role_labels(name, {"canary": "canary", "stable": "stable"},
+                        "status labels while the Experiment runs (LBL-2)")
     pods = sc.wait_experiment_pods_ready(experiment, {"baseline": 1, "candidate": 1})
     sc.evidence.mark(f"Experiment {experiment} pods Ready")
 
     found = sc.experiment_key_carriers(experiment)
-    assert not found, f"{found}; want no {STATUS_KEY} key on Experiment pods (they belong to neither set)"
+    assert not found, (f"Experiment {experiment} pods (LBL-11): {'; '.join(found)}; want no {STATUS_KEY} key "
+                       f"(they belong to neither set)")
     for t, ps in pods.items():
         rs = sc.replica_set(f"{experiment}-{t}")
         tpl = rs.spec.template.metadata.labels or {}
-        assert STATUS_KEY not in tpl, (f"Experiment ReplicaSet {experiment}-{t} template has "
+        assert STATUS_KEY not in tpl, (f"Experiment ReplicaSet {experiment}-{t} template (LBL-11) has "
                                        f"{STATUS_KEY}={tpl[STATUS_KEY]}; want no {STATUS_KEY} key")
     # And stays so: the controller does not label them later either.
-    sc.wait_role_labels(name, {"canary": "canary", "stable": "stable"}, "status labels holding",
+    sc.wait_role_labels(name, {"canary": "canary", "stable": "stable"}, "status labels holding (LBL-2)",
                         hold=sc.t.label_hold)
     found = sc.experiment_key_carriers(experiment)
-    assert not found, f"{found}; want no {STATUS_KEY} key on Experiment pods (they belong to neither set)"
+    assert not found, (f"Experiment {experiment} pods (LBL-11): {'; '.join(found)}; want no {STATUS_KEY} key "
+                       f"(they belong to neither set)")
 
 
 @pytest.mark.conformance("LBL-12", "LBL-8", profile=PROFILE)
