@@ -89,6 +89,25 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+class RunParser(Parser):
+    """The driver's own options, and in its help the suite's, which it passes through to every pytest run."""
+
+    def format_help(self) -> str:
+        return super().format_help() + "\n" + suite_options_help()
+
+
+def suite_options_help() -> str:
+    """The suite options (`fixtures.options`, read from their one definition) formatted as argparse would."""
+    from fixtures.options import declared_options
+
+    helper = argparse.ArgumentParser(prog="rollouts-conformance run", add_help=False, usage=argparse.SUPPRESS)
+    group = helper.add_argument_group("suite options, passed through to every pytest run (pytest's own too: "
+                                      "python -m pytest --help)")
+    for names, attrs in declared_options():
+        group.add_argument(*names, **{k: v for k, v in attrs.items() if k != "default"})
+    return helper.format_help().lstrip("\n")
+
+
 @dataclass
 class RunResult:
     run: str
@@ -315,7 +334,7 @@ def classify(rc: int, lines: list[str], report: Path) -> tuple[int, str]:
 
 
 def parse(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
-    parser = Parser(prog="rollouts-conformance run", description=__doc__.splitlines()[0])
+    parser = RunParser(prog="rollouts-conformance run", description=__doc__.splitlines()[0])
     parser.add_argument("--runs", default=DEFAULT_RUNS, help=f"implementation:mode pairs (default {DEFAULT_RUNS})")
     parser.add_argument("--report-dir", type=Path, default=(ROOT if CHECKOUT else Path.cwd()) / "reports")
     parser.add_argument("--sequential", action="store_true",

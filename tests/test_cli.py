@@ -133,6 +133,25 @@ def test_run_exit_codes_for_bad_input_and_broken_backend(tmp_path: Path, args: l
     assert summary["exit"] == want and summary["runs"][0]["exit"] == want
 
 
+def test_run_help_lists_the_suite_options_it_passes_through() -> None:
+    """`run --help` lists the driver's options and every suite option pytest itself declares (read from pytest's
+    own --help, not from the list the driver generates its help from)."""
+    import re
+
+    res = cli("run", "--help")
+    assert res.returncode == EXIT_OK, res.stderr
+    listed = set(re.findall(r"^\s+(--[a-z][a-z-]*)", res.stdout, re.M))
+    assert {"--runs", "--report-dir", "--sequential"} <= listed, res.stdout
+    pytest_help = subprocess.run([sys.executable, "-m", "pytest", "--help", "-p", "no:cacheprovider"], cwd=REPO,
+                                 capture_output=True, text=True, timeout=120)
+    assert pytest_help.returncode == 0, pytest_help.stderr
+    section = pytest_help.stdout.split("\nrollouts-conformance:\n", 1)[1].split("\n\n", 1)[0]
+    declared = set(re.findall(r"^\s+(--[a-z][a-z-]*)", section, re.M))
+    assert {"--claim", "--submit", "--backend", "--allure-history", "--options-file", "--timeout-label-budget"} \
+        <= declared, section
+    assert declared <= listed, f"not in `run --help`: {sorted(declared - listed)}"
+
+
 def test_run_driver_arguments_are_usage_errors(tmp_path: Path) -> None:
     res = cli("run", "--runs", "reference:sideways", cwd=tmp_path)
     assert res.returncode == EXIT_USAGE

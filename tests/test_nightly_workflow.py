@@ -227,3 +227,42 @@ def test_the_summary_phases_start_with_the_cluster_start() -> None:
            "profiles": [{"name": "metrics", "tests": [{"durationSeconds": 3.0}]}]}
     assert list(phases_of(doc).items()) == [("cluster_start", 41.25), ("controller_install", 12.0),
                                             ("profile metrics", 3.0)]
+
+
+def test_every_run_carries_the_previous_allure_history(any_job: tuple[str, dict[str, Any]], tmp_path: Path) -> None:
+    """Trend charts: each job and matrix cell restores the previous run's history (a key per run, found by its
+    prefix), passes it with --allure-history when one was restored, and saves this run's under the same path,
+    laid out as --allure-history looks for it (<dir>/<run>/allure-history, fixtures/report/writers.py)."""
+    from fixtures.report.writers import find_history
+
+    name, job = any_job
+    steps = job["steps"]
+    uses = [str(s.get("uses", "")) for s in steps]
+    restore = steps[next(i for i, u in enumerate(uses) if u.startswith("actions/cache/restore@"))]
+    save = steps[next(i for i, u in enumerate(uses) if u.startswith("actions/cache/save@"))]
+    run_at = next(i for i, s in enumerate(steps) if "scripts.run_conformance" in s.get("run", ""))
+    keep_at = next(i for i, s in enumerate(steps) if "allure-history" in s.get("run", "") and i != run_at)
+    assert uses.index(restore["uses"]) < run_at < keep_at < uses.index(save["uses"])
+    assert save["if"] == steps[keep_at]["if"] == "always()"  # a failed run's history counts for the trend too
+    folder = restore["with"]["path"]
+    assert save["with"]["path"] == folder, "a cache is restored only under the path it was saved with"
+    cell = f"allure-history-{name}-${{{{ matrix.kubernetes }}}}-${{{{ matrix.run.name }}}}-"
+    assert restore["with"]["restore-keys"] == cell
+    assert restore["with"]["key"].startswith(cell) and "github.run_id" in restore["with"]["key"]
+    assert save["with"]["key"] == f"${{{{ steps.{restore['id']}.outputs.cache-primary-key }}}}"
+    # The run step passes the option only when something was restored (a missing history is an error).
+    run = steps[run_at]["run"]
+    passed = [m.group(1) for m in EXPR.finditer(run) if "allure-history" in m.group(1)]
+    assert passed == [f"steps.{restore['id']}.outputs.cache-matched-key && '--allure-history {folder}' || ''"], run
+    assert "--allure-history" in help_options("scripts.run_conformance") and "--allure-history" in plugin_options()
+    # The keep step, run as a shell script: the driver's <report-dir>/<run>/allure-history lands where
+    # --allure-history FOLDER finds this run's history.
+    for combo in combinations(job)[:1]:
+        report_dir = tmp_path / "reports"
+        run_name = combo["run"]["name"]
+        (report_dir / run_name / "allure-history").mkdir(parents=True)
+        (report_dir / run_name / "allure-history" / "history-trend.json").write_text("[]")
+        res = subprocess.run(["bash", "-c", expand(steps[keep_at]["run"], combo)], cwd=tmp_path, text=True,
+                             capture_output=True, env={"REPORT_DIR": str(report_dir), "PATH": "/usr/bin:/bin"})
+        assert res.returncode == 0, res.stderr
+        assert find_history(tmp_path / folder / run_name) == tmp_path / folder / run_name / "allure-history"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -149,12 +150,131 @@ def test_root_conftest_and_entry_point_never_double_register(tmp_path: Path, ins
     assert "1 passed" in res.stdout
 
 
+def dockerfile_stages(path: Path) -> dict[str, list[str]]:
+    """A Dockerfile's instructions (continuation lines joined, comments dropped) per stage, by stage name; the
+    last stage is also under "final"."""
+    text = re.sub(r"\\\n", " ", path.read_text())
+    stages: dict[str, list[str]] = {}
+    current: list[str] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("FROM "):
+            words = line.split()
+            current = []
+            stages[words[3] if len(words) > 3 and words[2].upper() == "AS" else f"stage{len(stages)}"] = current
+            stages["final"] = current
+        current.append(line)
+    return stages
+
+
+def env_of(stage: list[str]) -> dict[str, str]:
+    return {k: v for line in stage if line.startswith("ENV ") for k, v in re.findall(r"(\w+)=(\S+)", line)}
+
+
+SUITE_IMAGE = REPO / "images" / "suite.Dockerfile"
+# What an in-cluster run takes from the builder's cache or PATH, and where the code reads it:
+# fixtures/backends/incluster.py (install.yaml), suites/test_status_labels.py (the plugin), provider.py (kubectl).
+IN_CLUSTER_ARTIFACTS = {"rollouts-manifests": "rollouts-install-yaml", "rollouts-plugin": "kubectl-argo-rollouts",
+                        "kubectl": "kubectl"}
+
+
 def test_suite_image_copies_what_exists() -> None:
-    """images/suite.Dockerfile (no Docker daemon here to build it): every COPY source is in the checkout, and the
+    """images/suite.Dockerfile (no Docker daemon here to build it): every COPY source is in the checkout, the
     image installs the wheel and runs the console script."""
-    text = (REPO / "images" / "suite.Dockerfile").read_text()
-    sources = [line.split()[1] for line in text.splitlines() if line.startswith("COPY ") and "--from" not in line]
-    assert sources, text
+    stages = dockerfile_stages(SUITE_IMAGE)
+    sources = [line.split()[1] for stage in stages.values() for line in stage
+               if line.startswith("COPY ") and "--from" not in line]
+    assert sources, stages
     for src in sources:
         assert (REPO / src).exists(), src
-    assert 'ENTRYPOINT ["rollouts-conformance"]' in text and "pip install --no-cache-dir /tmp/*.whl" in text
+    final = stages["final"]
+    assert 'ENTRYPOINT ["rollouts-conformance"]' in final and any(
+        "pip install --no-cache-dir /tmp/*.whl" in line for line in final), final
+
+
+def test_suite_image_final_stage_reads_the_artifacts_where_the_code_looks() -> None:
+    """The final stage's cache folder is the artifacts stage's, copied whole and owned by the user the suite runs
+    as, named by the variable the builder reads; the commands' folder is on PATH; the Go image is the reference
+    image's."""
+    from fixtures.artifacts import build
+
+    stages = dockerfile_stages(SUITE_IMAGE)
+    artifacts, final = stages["artifacts"], stages["final"]
+    cache = env_of(final)["ROLLOUTS_CONFORMANCE_CACHE"]
+    assert env_of(artifacts)["ROLLOUTS_CONFORMANCE_CACHE"] == cache
+    copies = [line.split() for line in final if line.startswith("COPY --from=artifacts")]
+    assert len(copies) == 1, final
+    user = next(line.split()[1] for line in final if line.startswith("USER "))
+    assert f"--chown={user}:{user}" in copies[0], copies
+    src, dest = copies[0][-2:]
+    assert src == dest and Path(cache).is_relative_to(dest), (copies, cache)
+    assert env_of(final)["PATH"].split(":")[0] == f"{dest}/bin"
+    assert "/usr/local/go/bin" not in env_of(final)["PATH"]
+    # The builder reads the variable: the artifacts' folders are under it.
+    old = os.environ.get("ROLLOUTS_CONFORMANCE_CACHE")
+    os.environ["ROLLOUTS_CONFORMANCE_CACHE"] = cache
+    try:
+        assert build.default_cache_dir() == Path(cache)
+    finally:
+        if old is None:
+            del os.environ["ROLLOUTS_CONFORMANCE_CACHE"]
+        else:
+            os.environ["ROLLOUTS_CONFORMANCE_CACHE"] = old
+    go_image = re.search(r"^ARG GO_IMAGE=(\S+)", SUITE_IMAGE.read_text(), re.M)
+    reference = re.search(r"^ARG GO_IMAGE=(\S+)", (REPO / "images" / "rollouts-reference.Dockerfile").read_text(), re.M)
+    assert go_image and reference and go_image.group(1) == reference.group(1)
+
+
+@pytest.mark.local_backend
+def test_suite_image_build_steps_give_the_artifacts_an_in_cluster_run_needs(tmp_path: Path) -> None:
+    """The artifacts stage's RUN steps, run here as a shell script against the warm cache (its folder moved to
+    the builder's cache here, the rest under tmp_path): the builder names every artifact an in-cluster run reads,
+    and the links on PATH run. Then the final stage as the suite sees it: only those artifacts' folders in a
+    cache of its own, no Go on PATH: every artifact is a cache hit, kubectl and the plugin run from PATH."""
+    from fixtures.artifacts import build
+
+    stages = dockerfile_stages(SUITE_IMAGE)
+    artifacts = stages["artifacts"]
+    cache = env_of(artifacts)["ROLLOUTS_CONFORMANCE_CACHE"]
+    dest = next(line.split()[-1] for line in stages["final"] if line.startswith("COPY --from=artifacts"))
+    runs = [line[4:] for line in artifacts if line.startswith("RUN ")]
+    assert len(runs) == 1, runs
+    only = re.findall(r"--only (\S+)", runs[0])
+    assert sorted(only) == sorted(IN_CLUSTER_ARTIFACTS), only
+    here = tmp_path / "image"
+    script = runs[0].replace(cache, str(build.default_cache_dir())).replace(dest, str(here)) \
+        .replace("python -m", f"{sys.executable} -m")
+    here.mkdir()
+    t0 = time.monotonic()
+    res = subprocess.run(["sh", "-c", script], cwd=REPO, capture_output=True, text=True, timeout=3600,
+                         env={**build.go_env(), "PYTHONPATH": str(REPO)})
+    print(f"the artifacts stage's RUN took {time.monotonic() - t0:.1f}s")
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    printed = dict(line.split("\t") for line in (here / "artifacts.tsv").read_text().splitlines())
+    assert set(IN_CLUSTER_ARTIFACTS.values()) <= set(printed), printed
+
+    # The final stage: a cache holding only what the COPY brings, Go nowhere on PATH.
+    image_cache = here / "cache"
+    table = build.artifacts()
+    for name in IN_CLUSTER_ARTIFACTS:
+        folder = table[name].folder(build.default_cache_dir())
+        shutil.copytree(folder, image_cache / "bin" / folder.name, symlinks=True)
+    no_go = os.pathsep.join([str(here / "bin"), "/usr/bin", "/bin"])
+    assert shutil.which("go", path=no_go) is None
+    env = {**clean_env(), "PATH": no_go, "ROLLOUTS_CONFORMANCE_CACHE": str(image_cache), "PYTHONPATH": str(REPO)}
+    probe = ("from fixtures.artifacts import build; "
+             f"paths = build.ensure({sorted(IN_CLUSTER_ARTIFACTS)!r}); "
+             f"print([str(paths[k]) for k in "
+             f"{sorted(IN_CLUSTER_ARTIFACTS.values())!r}])")
+    hit = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert hit.returncode == 0, hit.stderr[-2000:]
+    assert "building into" not in hit.stderr and str(image_cache) in hit.stdout, hit.stdout + hit.stderr
+    for tool, args in (("kubectl", ["version", "--client"]), ("kubectl-argo-rollouts", ["version"])):
+        found = shutil.which(tool, path=no_go)
+        assert found == str(here / "bin" / tool), (tool, found)
+        ran = subprocess.run([tool, *args], capture_output=True, text=True, env=env, timeout=60)
+        assert ran.returncode == 0, (tool, ran.stdout + ran.stderr)
+        assert "v1." in ran.stdout, (tool, ran.stdout)
