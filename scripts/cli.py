@@ -14,19 +14,17 @@ usage error, 3 infrastructure or interrupted).
 from __future__ import annotations
 
 import argparse
-import ast
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
 import yaml
 
 from fixtures import __version__
+from fixtures.declared_tests import suite_tests
 from fixtures.report.model import EXIT_CLAIM_NOT_MET, EXIT_OK, EXIT_USAGE
 
 ROOT = Path(__file__).resolve().parents[1]
-SUITES = ROOT / "suites"
 
 
 class CliUsageError(Exception):
@@ -36,45 +34,6 @@ class CliUsageError(Exception):
 class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise CliUsageError(message)
-
-
-@dataclass(frozen=True)
-class SuiteTest:
-    name: str  # the short name (--run-test, the report)
-    profile: str
-    requirements: tuple[str, ...]
-    description: str
-    file: str
-
-
-def suite_tests(folder: Path = SUITES) -> list[SuiteTest]:
-    """The conformance tests declared in the suites, read from their markers without importing them."""
-    tests = []
-    for path in sorted(folder.glob("test_*.py")):
-        tree = ast.parse(path.read_text(), filename=str(path))
-        consts = {t.id: n.value.value for n in tree.body if isinstance(n, ast.Assign)
-                  and isinstance(n.value, ast.Constant) and isinstance(n.value.value, str)
-                  for t in n.targets if isinstance(t, ast.Name)}
-
-        def value(node: ast.expr) -> str:
-            if isinstance(node, ast.Constant):
-                return str(node.value)
-            if isinstance(node, ast.Name) and node.id in consts:
-                return str(consts[node.id])
-            return ast.unparse(node)
-
-        for fn in tree.body:
-            if not isinstance(fn, ast.FunctionDef):
-                continue
-            for deco in fn.decorator_list:
-                if (isinstance(deco, ast.Call) and isinstance(deco.func, ast.Attribute)
-                        and deco.func.attr == "conformance"):
-                    kw = {k.arg: value(k.value) for k in deco.keywords if k.arg}
-                    doc = (ast.get_docstring(fn) or "").strip().splitlines()
-                    tests.append(SuiteTest(fn.name.removeprefix("test_"), kw.get("profile", "?"),
-                                           tuple(value(a) for a in deco.args), doc[0] if doc else "",
-                                           f"suites/{path.name}"))
-    return tests
 
 
 def catalogue() -> list[dict[str, Any]]:

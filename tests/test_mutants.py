@@ -27,7 +27,7 @@ import yaml
 from fixtures.labels import STATUS_KEY
 from fixtures.artifacts.build import build_controller_variant
 from fixtures.report.model import EXIT_CLAIM_NOT_MET
-from scripts.cli import SuiteTest, suite_tests
+from fixtures.declared_tests import SuiteTest, suite_tests
 from tests.mutants.catalogue import MUTANTS, MUTANTS_DIR, Mutant, markdown_table
 
 REPO = Path(__file__).resolve().parents[1]

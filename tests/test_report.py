@@ -280,7 +280,7 @@ def test_submit_refuses_incomplete_or_altered_runs(project: pytest.Pytester, arg
 def fake_submission(tmp_path: Path) -> dict[str, Any]:
     """A valid submission document: every profile, every test the suite declares passed, all claimed (no pytest
     run)."""
-    from scripts.cli import suite_tests
+    from fixtures.declared_tests import suite_tests
 
     records = [TestRecord(t.name, t.profile, list(t.requirements), t.description,
                           informative=is_informative(list(t.requirements))) for t in suite_tests()]
