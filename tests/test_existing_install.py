@@ -49,9 +49,10 @@ def test_existing_backend_installs_from_manifests_and_gives_the_local_verdicts(t
         # reuse the remembered refusal.
         status = next(p for p in report(tmp_path / "reports", "upstream-explicit")["profiles"]
                       if p["name"] == "status-labels")
-        reason = status["unsupported"]["reason"]
-        assert reason.startswith("the controller refuses --enable-canary-status-labels: "), status["unsupported"]
-        assert "unknown flag: --enable-canary-status-labels" in reason, status["unsupported"]
+        unsupported = status["core"]["unsupported"]
+        reason = unsupported["reason"]
+        assert reason.startswith("the controller refuses --enable-canary-status-labels: "), unsupported
+        assert "unknown flag: --enable-canary-status-labels" in reason, unsupported
         refused = [t for t in status["tests"] if t["outcome"] == "unsupported"]
         assert refused and all(t["durationSeconds"] < REFUSAL_BOUND_SECONDS for t in refused), refused
         # The controller's token, like every other credential, is in no report, log or attachment.
