@@ -78,6 +78,13 @@ STOP_GRACE = 2 * DEFAULT_TIMEOUTS.namespace_delete + 4 * DEFAULT_TIMEOUTS.proces
 # idle, the pair took 3 min 56 s with two against 5 min 3 s with one (README, "Measured here"). CI and nightly
 # jobs run beside other work: --workers 2 where cores are free.
 DEFAULT_WORKERS = 1
+# `--workers auto` (what ./run-conformance passes): two workers a run when the machine is quiet, one otherwise.
+# Measured here, the pair side by side: at load average 1.4 on 2 cores two workers took 2 min 52 s against
+# 4 min 23 s with one (at load 4); beside other work (load 7-55) two gained nothing. Quiet: the 1-minute load
+# average below AUTO_QUIET_LOAD_PER_CORE per core.
+AUTO_WORKERS = "auto"
+AUTO_QUIET_LOAD_PER_CORE = 0.75
+AUTO_MAX_WORKERS = 2
 
 
 class UsageError(Exception):
@@ -333,6 +340,25 @@ def classify(rc: int, lines: list[str], report: Path) -> tuple[int, str]:
     return EXIT_INFRASTRUCTURE, f"pytest exited with {rc}"
 
 
+def resolve_auto_workers(pytest_args: list[str], load: Callable[[], tuple[float, float, float]] = os.getloadavg,
+                         cores: Callable[[], int | None] = os.cpu_count) -> tuple[list[str], str]:
+    """`--workers auto` (or `--workers=auto`) replaced by a number of workers a run, by the machine's load now;
+    returns the arguments and, if one was replaced, why that number (else ""). A later --workers N still wins."""
+    auto = [i for i, a in enumerate(pytest_args)
+            if a == f"--workers={AUTO_WORKERS}" or (a == "--workers" and pytest_args[i + 1:i + 2] == [AUTO_WORKERS])]
+    if not auto:
+        return pytest_args, ""
+    n_cores, load_1m = cores() or 1, load()[0]
+    quiet = load_1m < AUTO_QUIET_LOAD_PER_CORE * n_cores
+    workers = AUTO_MAX_WORKERS if quiet else 1
+    why = (f"--workers auto: {workers} a run (load average {load_1m:.1f} on {n_cores} cores, "
+           f"{'below' if quiet else 'not below'} {AUTO_QUIET_LOAD_PER_CORE:g} a core; --workers N overrides)")
+    out = list(pytest_args)
+    for i in reversed(auto):
+        out[i:i + (1 if out[i].startswith("--workers=") else 2)] = [f"--workers={workers}"]
+    return out, why
+
+
 def parse(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser = RunParser(prog="rollouts-conformance run", description=__doc__.splitlines()[0])
     parser.add_argument("--runs", default=DEFAULT_RUNS, help=f"implementation:mode pairs (default {DEFAULT_RUNS})")
@@ -538,6 +564,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"rollouts-conformance run: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    pytest_args, why = resolve_auto_workers(pytest_args)
+    if why:
+        say(f"[driver] {why}")
     report_dir: Path = args.report_dir.resolve()
     report_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
