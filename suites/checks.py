@@ -54,6 +54,19 @@ def check_mid_update_labels(sc: Scenario, metadata: dict[str, Any], requirement:
         f"{sorted(str(p.metadata.labels.get(STATUS_KEY)) for p in stable)}, want only 'stable'; {state}")
 
 
+def assert_no_new_revision(sc: Scenario, name: str, before: dict[str, Any], requirement: str, action: str,
+                           instead: str = "") -> dict[str, Any]:
+    """After `action` (enabling the flag, a promotion), the Rollout's ReplicaSets are still those of `before`
+    (a `label_view`): a new one is a new revision, its pods replacing the old ones. Returns the view now."""
+    after = sc.label_view(name)
+    new_sets = {f"{name}-{h}": rs["template_labels"] for h, rs in after.items() if h not in before}
+    assert not new_sets, (
+        f"Rollout {sc.ns}/{name} ({requirement}): {action} created ReplicaSet(s) {new_sets} (template labels "
+        f"shown): a new revision, so the pods were replaced{', ' + instead if instead else ''}; the {STATUS_KEY} "
+        f"label must not be part of the pod-template hash")
+    return after
+
+
 def check_promotion(sc: Scenario, metadata: dict[str, Any]) -> None:
     """LBL-3 / LBL-8: after full promotion the former canary pods say stable, same UIDs, no restarts."""
     name = "promote"
@@ -70,11 +83,7 @@ def check_promotion(sc: Scenario, metadata: dict[str, Any]) -> None:
                              hold=sc.t.label_hold)
     sc.evidence.measure("label convergence after promotion", round(took, 2), "s", "LBL-8", sc.t.label_budget)
     # Checked before waiting for Healthy: a new revision at promotion would first run through the steps again.
-    new_sets = {f"{name}-{h}": rs["template_labels"] for h, rs in sc.label_view(name).items() if h not in sets_before}
-    assert not new_sets, (
-        f"Rollout {sc.ns}/{name} (LBL-3): promotion created ReplicaSet(s) {new_sets} (template labels shown): a new "
-        f"revision, so the pods were replaced, not relabelled in place; the {STATUS_KEY} label must not be part of "
-        f"the pod-template hash")
+    assert_no_new_revision(sc, name, sets_before, "LBL-3", "promotion", "not relabelled in place")
     ro = sc.wait_healthy(name)
     assert ro["status"]["stableRS"] == roles["canary"], f"promoted stableRS {ro['status']['stableRS']} is not the former canary {roles['canary']}"
     after = sc.label_view(name)[roles["canary"]]["pods"]

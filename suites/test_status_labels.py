@@ -54,12 +54,7 @@ def test_enabling_flag_keeps_revision_and_pods(controller_without_flag: Backend,
                                   hold=sc.t.label_hold)
     sc.evidence.measure("label convergence after enabling the flag", round(took, 2), "s", "LBL-8",
                         sc.t.label_budget)
-    after = sc.label_view(name)
-    new_sets = {f"{name}-{h}": after[h]["template_labels"] for h in after if h not in before}
-    assert not new_sets, (
-        f"Rollout {sc.ns}/{name} (LBL-6): enabling the flag created ReplicaSet(s) {new_sets} (template labels "
-        f"shown): a new revision, so the pods were replaced; the {STATUS_KEY} label must not be part of the "
-        f"pod-template hash")
+    after = checks.assert_no_new_revision(sc, name, before, "LBL-6", "enabling the flag")
     h = list(before)[0]
     for pod, seen in before[h]["pods"].items():
         now = after[h]["pods"].get(pod)
