@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+import resource
+from collections import defaultdict
+from typing import Any, Iterator
 
 import pytest
 
@@ -28,6 +30,50 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return -LONG_FILES_MINUTES.get(item.path.name, 0)
 
     items.sort(key=weight)  # stable: the tests of a file keep their order
+
+
+def cpu_seconds() -> float:
+    """CPU used so far by this process and by every child it has reaped (a driver run's whole tree: each
+    parent there reaps its own children, so their time is folded into the child we reap)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+CPU_PROPERTY = "cpu_seconds"
+_cpu_at_setup: dict[str, float] = {}
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _cpu_at_setup[item.nodeid] = cpu_seconds()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    # The CPU a test cost, setup to teardown, rides on its teardown report (user_properties cross xdist's
+    # wire), so the controller can say where CI's CPU goes: the bound on 2 cores is CPU / 2, not wall / 3.
+    # A module fixture's processes are reaped at the module's last teardown, so a file's sum is exact and
+    # a test's share of it approximate.
+    if call.when == "teardown" and item.nodeid in _cpu_at_setup:
+        item.user_properties.append((CPU_PROPERTY, round(cpu_seconds() - _cpu_at_setup.pop(item.nodeid), 1)))
+    return (yield)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    by_file: dict[str, float] = defaultdict(float)
+    for reports in terminalreporter.stats.values():
+        for rep in reports:
+            if getattr(rep, "when", None) != "teardown":
+                continue
+            for name, value in getattr(rep, "user_properties", ()):
+                if name == CPU_PROPERTY:
+                    by_file[rep.nodeid.split("::")[0]] += value
+    if not by_file:
+        return
+    total = sum(by_file.values())
+    terminalreporter.write_sep("=", f"CPU by test file: {total / 60:.1f} CPU-minutes in all (user + system, "
+                                    "the tests' own processes and everything they started)")
+    for path, seconds in sorted(by_file.items(), key=lambda kv: -kv[1])[:15]:
+        terminalreporter.write_line(f"{seconds:8.1f} s  {path}")
 
 
 @pytest.fixture(scope="session")
