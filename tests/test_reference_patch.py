@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
-from fixtures.artifacts import build, versions
+from fixtures.artifacts import build
 
 pytestmark = pytest.mark.gotest
 
 
 @pytest.fixture(scope="module")
-def patched_module(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    src = build.download_module(versions.ARGO_ROLLOUTS_MODULE, versions.ARGO_ROLLOUTS)
-    copy = build.writable_copy(src, tmp_path_factory.mktemp("argo-rollouts") / "src")
-    build.apply_patch(copy, build.REFERENCE_PATCH)
-    return copy
+def patched_module() -> Iterator[Path]:
+    with build.reference_source() as src:
+        yield src
 
 
 # Every test the patch adds (rollout/canarystatuslabels_test.go, cmd/rollouts-controller/canarystatuslabels_test.go);
