@@ -79,12 +79,34 @@ STOP_GRACE = 2 * DEFAULT_TIMEOUTS.namespace_delete + 4 * DEFAULT_TIMEOUTS.proces
 # jobs run beside other work: --workers 2 where cores are free.
 DEFAULT_WORKERS = 1
 # `--workers auto` (what ./run-conformance passes): two workers a run when the machine is quiet, one otherwise.
-# Measured here, the pair side by side: at load average 1.4 on 2 cores two workers took 2 min 52 s against
-# 4 min 23 s with one (at load 4); beside other work (load 7-55) two gained nothing. Quiet: the 1-minute load
-# average below AUTO_QUIET_LOAD_PER_CORE per core.
+# Measured here, the pair side by side: on a quiet machine two workers took 2 min 52 s against 4 min 23 s with
+# one (at load 4); beside other work (load 7-55) two gained nothing. Quiet: other work uses less than
+# AUTO_QUIET_BUSY_SHARE of the CPUs over a AUTO_SAMPLE_SECONDS sample taken when the driver starts. Not the
+# 1-minute load average: it still holds the set-up's pip and the previous run for a minute after they end, so
+# a contributor's second run in a row got one worker (measured 2026-11-28: load 2.2 a minute after a pair
+# that had left the machine idle, and 4 min 35 s instead of 3 min 16 s).
 AUTO_WORKERS = "auto"
-AUTO_QUIET_LOAD_PER_CORE = 0.75
+AUTO_QUIET_BUSY_SHARE = 0.5
+AUTO_SAMPLE_SECONDS = 1.0
 AUTO_MAX_WORKERS = 2
+
+
+def cpu_busy_share(seconds: float = AUTO_SAMPLE_SECONDS) -> float:
+    """The share of all CPUs' time that was not idle over the next `seconds` (from /proc/stat; where there is none,
+    the 1-minute load average per core, capped at 1)."""
+    def totals() -> tuple[int, int]:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+        return sum(fields), fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+
+    try:
+        total0, idle0 = totals()
+        time.sleep(seconds)  # a measurement window, not a wait for a condition
+        total1, idle1 = totals()
+    except (OSError, ValueError, IndexError):
+        return min(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
+    spent = total1 - total0
+    return 1.0 - (idle1 - idle0) / spent if spent > 0 else 0.0
 
 
 class UsageError(Exception):
@@ -348,19 +370,19 @@ def classify(rc: int, lines: list[str], report: Path) -> tuple[int, str]:
     return EXIT_INFRASTRUCTURE, f"pytest exited with {rc}"
 
 
-def resolve_auto_workers(pytest_args: list[str], load: Callable[[], tuple[float, float, float]] = os.getloadavg,
+def resolve_auto_workers(pytest_args: list[str], busy: Callable[[], float] = cpu_busy_share,
                          cores: Callable[[], int | None] = os.cpu_count) -> tuple[list[str], str]:
-    """`--workers auto` (or `--workers=auto`) replaced by a number of workers a run, by the machine's load now;
+    """`--workers auto` (or `--workers=auto`) replaced by a number of workers a run, by how busy the CPUs are now;
     returns the arguments and, if one was replaced, why that number (else ""). A later --workers N still wins."""
     auto = [i for i, a in enumerate(pytest_args)
             if a == f"--workers={AUTO_WORKERS}" or (a == "--workers" and pytest_args[i + 1:i + 2] == [AUTO_WORKERS])]
     if not auto:
         return pytest_args, ""
-    n_cores, load_1m = cores() or 1, load()[0]
-    quiet = load_1m < AUTO_QUIET_LOAD_PER_CORE * n_cores
+    n_cores, share = cores() or 1, busy()
+    quiet = share < AUTO_QUIET_BUSY_SHARE
     workers = AUTO_MAX_WORKERS if quiet else 1
-    why = (f"--workers auto: {workers} a run (load average {load_1m:.1f} on {n_cores} cores, "
-           f"{'below' if quiet else 'not below'} {AUTO_QUIET_LOAD_PER_CORE:g} a core; --workers N overrides)")
+    why = (f"--workers auto: {workers} a run (CPUs {share:.0%} busy over {AUTO_SAMPLE_SECONDS:g} s on {n_cores} cores, "
+           f"{'below' if quiet else 'not below'} {AUTO_QUIET_BUSY_SHARE:.0%}; --workers N overrides)")
     out = list(pytest_args)
     for i in reversed(auto):
         out[i:i + (1 if out[i].startswith("--workers=") else 2)] = [f"--workers={workers}"]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from scripts.run_conformance import AUTO_MAX_WORKERS, resolve_auto_workers
+from scripts.run_conformance import AUTO_MAX_WORKERS, cpu_busy_share, resolve_auto_workers
 
 
-def load(one_minute: float):  # type: ignore[no-untyped-def]
-    return lambda: (one_minute, 0.0, 0.0)
+def busy(share: float):  # type: ignore[no-untyped-def]
+    return lambda: share
 
 
 @pytest.mark.parametrize(("args", "expected"), [
@@ -18,20 +18,45 @@ def load(one_minute: float):  # type: ignore[no-untyped-def]
     (["--workers", "auto", "--workers", "1"], ["--workers=2", "--workers", "1"]),
 ])
 def test_auto_on_a_quiet_machine_is_two_workers(args: list[str], expected: list[str]) -> None:
-    out, why = resolve_auto_workers(args, load=load(1.4), cores=lambda: 2)
+    out, why = resolve_auto_workers(args, busy=busy(0.12), cores=lambda: 2)
     assert out == expected and AUTO_MAX_WORKERS == 2
-    assert why.startswith("--workers auto: 2 a run (load average 1.4 on 2 cores, below 0.75 a core")
+    assert why.startswith("--workers auto: 2 a run (CPUs 12% busy over 1 s on 2 cores, below 50%")
 
 
 def test_auto_beside_other_work_is_one_worker() -> None:
-    out, why = resolve_auto_workers(["--workers", "auto"], load=load(7.0), cores=lambda: 2)
+    out, why = resolve_auto_workers(["--workers", "auto"], busy=busy(0.97), cores=lambda: 2)
     assert out == ["--workers=1"]
-    assert "load average 7.0 on 2 cores, not below 0.75 a core" in why
+    assert "CPUs 97% busy over 1 s on 2 cores, not below 50%" in why
 
 
 def test_without_auto_nothing_changes_and_the_load_is_not_read() -> None:
-    def unread() -> tuple[float, float, float]:
-        raise AssertionError("the load average was read without --workers auto")
+    def unread() -> float:
+        raise AssertionError("the CPUs were sampled without --workers auto")
 
     for args in (["--workers", "2"], ["--profile", "auto"], []):
-        assert resolve_auto_workers(args, load=unread, cores=lambda: 2) == (args, "")
+        assert resolve_auto_workers(args, busy=unread, cores=lambda: 2) == (args, "")
+
+
+def test_the_sample_sees_a_busy_cpu_and_an_idle_one() -> None:
+    """The real /proc/stat sample: a process spinning on one core of this machine's cores shows in it."""
+    import multiprocessing
+    import os
+
+    cores = os.cpu_count() or 1
+    idle_share = cpu_busy_share(0.5)
+    stop = multiprocessing.Event()
+    spinner = multiprocessing.Process(target=spin, args=(stop,))
+    spinner.start()
+    try:
+        spun_share = cpu_busy_share(0.5)
+    finally:
+        stop.set()
+        spinner.join(10)
+    assert 0.0 <= idle_share <= 1.0 and 0.0 <= spun_share <= 1.0
+    # One spinning core is 1/cores of the machine (other work may add to either sample, never take away).
+    assert spun_share >= 0.9 / cores, (idle_share, spun_share)
+
+
+def spin(stop) -> None:  # type: ignore[no-untyped-def]
+    while not stop.is_set():
+        pass
