@@ -7,7 +7,8 @@ import sys
 
 from scripts.cpu_profile import kind
 
-SPIN = "import time\nt = time.process_time()\nwhile time.process_time() - t < 1.5: pass\n"
+# 1.5 s of CPU, then a second asleep, so the last samples see all of it however slow a busy machine makes them.
+SPIN = "import time\nt = time.process_time()\nwhile time.process_time() - t < 1.5: pass\ntime.sleep(1)\n"
 
 
 def test_a_spinning_child_is_counted_and_its_status_returned() -> None:
@@ -18,8 +19,7 @@ def test_a_spinning_child_is_counted_and_its_status_returned() -> None:
     lines = res.stderr.splitlines()
     assert lines[0].startswith("wall "), res.stderr
     python = [ln for ln in lines[1:] if ln.split()[-1].startswith("python")]
-    # 1.5 s of CPU, less at most one sampling period missed at its end.
-    assert python and float(python[0].split()[0]) >= 1.2, res.stderr
+    assert python and float(python[0].split()[0]) >= 1.4, res.stderr
 
 
 def test_kinds_are_read_from_the_first_arguments_only() -> None:
