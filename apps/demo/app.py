@@ -136,7 +136,8 @@ def generate_load(host: str, port: int, rps: float, stop: threading.Event) -> No
     """Send `rps` requests a second to `/`, paced on a monotonic schedule.
 
     One kept-alive HTTP/1.1 connection, opened again after any error: a connection (and a server thread)
-    per request cost a third more CPU, and every pod of every run sends this load."""
+    per request cost nearly twice the CPU (1.42 % of a core a pod against 0.75 %), and every pod of every run
+    sends this load."""
     period = 1.0 / rps
     next_at = time.monotonic()
     conn: http.client.HTTPConnection | None = None
