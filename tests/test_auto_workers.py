@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+
 import pytest
 
 from scripts.run_conformance import AUTO_MAX_WORKERS, cpu_busy_share, resolve_auto_workers
@@ -37,11 +40,9 @@ def test_without_auto_nothing_changes_and_the_load_is_not_read() -> None:
         assert resolve_auto_workers(args, busy=unread, cores=lambda: 2) == (args, "")
 
 
-def test_the_sample_sees_a_busy_cpu_and_an_idle_one() -> None:
-    """The real /proc/stat sample: a process spinning on one core of this machine's cores shows in it."""
-    import multiprocessing
-    import os
-
+def test_the_sample_sees_a_spinning_process() -> None:
+    """The real /proc/stat sample: a process spinning on one of this machine's cores shows in it (that an idle
+    machine reads low cannot be asserted on a shared one: the first sample is only checked for its range)."""
     cores = os.cpu_count() or 1
     idle_share = cpu_busy_share(0.5)
     stop = multiprocessing.Event()
