@@ -174,7 +174,7 @@ def allure_bin() -> Path | None:
 ALLURE_JVM_OPTS = "-XX:TieredStopAtLevel=1"
 
 
-def generate(allure_bin: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def allure_generate(allure_bin: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "ALLURE_OPTS": os.environ.get("ALLURE_OPTS", ALLURE_JVM_OPTS)}
     return subprocess.run([str(allure_bin), "generate", "--clean", *args], capture_output=True, text=True, env=env)
 
@@ -191,7 +191,7 @@ def html_report(run_dir: Path) -> str:
     # The history's own generation (a second JVM) runs beside the single file's: each takes 2-3 s.
     with ThreadPoolExecutor(1) as pool:
         history = pool.submit(keep_history, allure, results, run_dir)
-        res = generate(allure, "--single-file", str(results), "-o", str(out))
+        res = allure_generate(allure, "--single-file", str(results), "-o", str(out))
         history.result()
     if res.returncode != 0:
         return f"allure generate failed: {res.stderr.strip()[-300:]}"
@@ -203,7 +203,7 @@ def html_report(run_dir: Path) -> str:
 def keep_history(allure: Path, results: Path, run_dir: Path) -> None:
     """Allure's history/ (trends) for the next run's --allure-history: a single-file report does not keep it."""
     with_history = run_dir / "allure-report"
-    res = generate(allure, str(results), "-o", str(with_history))
+    res = allure_generate(allure, str(results), "-o", str(with_history))
     if res.returncode == 0 and (with_history / "history").is_dir():
         shutil.copytree(with_history / "history", run_dir / "allure-history", dirs_exist_ok=True)
     shutil.rmtree(with_history, ignore_errors=True)
